@@ -1,0 +1,311 @@
+//! Running a matrix: for each kernel, prepare it, pack the programs, boot, collect.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kmatrix_wire::{Job, Program};
+
+use crate::error::{ErrorClass, PrepareError};
+use crate::events::{Event, EventSink, KernelId};
+use crate::initramfs::RunPart;
+use crate::outcome::{KernelResult, Report};
+use crate::prepare::{Mirror, PrepareContext, PreparedKernel};
+use crate::programs::{ProgramRequest, ResolvedProgram, machine_name};
+use crate::qemu::{
+    AccelChoice, ArchProfile, VmConfig, channel_socket_path, interrupted_by, resolve_accel,
+};
+use crate::session::{Session, console_log_path};
+use crate::spec::KernelSpec;
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Kernels to boot, in order.
+    pub kernels: Vec<KernelSpec>,
+    /// Programs to run in each guest, in order.
+    pub programs: Vec<ProgramRequest>,
+    /// Accelerator choice.
+    pub accel: AccelChoice,
+    /// Limit for each VM, from start to power-off.
+    pub timeout: Duration,
+    /// Guest memory in MiB.
+    pub memory_mib: u32,
+    /// Guest CPUs.
+    pub cpus: u32,
+    /// Cache directory.
+    pub cache_dir: PathBuf,
+    /// Debian mirror.
+    pub mirror: Mirror,
+    /// Extra environment for the programs.
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl RunOptions {
+    /// Options with the defaults: auto accelerator, 300 s timeout, 1 GiB, 2 CPUs, the user's
+    /// cache directory and the system's Debian mirror.
+    pub fn new(kernels: Vec<KernelSpec>, programs: Vec<ProgramRequest>) -> RunOptions {
+        RunOptions {
+            kernels,
+            programs,
+            accel: AccelChoice::Auto,
+            timeout: Duration::from_secs(300),
+            memory_mib: 1024,
+            cpus: 2,
+            cache_dir: crate::cache::default_cache_dir(),
+            mirror: Mirror::System,
+            env: Vec::new(),
+        }
+    }
+}
+
+/// A problem that stops the whole run before any kernel is tried.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The program to run does not exist.
+    #[error("program not found: {}", .0.display())]
+    ProgramNotFound(PathBuf),
+    /// The program is not a usable ELF executable, or a library it needs is missing.
+    #[error(transparent)]
+    Program(kmatrix_elf::ElfError),
+    /// A directory or file kmatrix needs could not be created or read.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl RunError {
+    /// The exit-status class of this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            RunError::ProgramNotFound(_) | RunError::Program(_) => ErrorClass::Usage,
+            RunError::Io { .. } => ErrorClass::Environment,
+        }
+    }
+}
+
+/// Runs every program on every kernel, one kernel after another.
+pub fn run(options: &RunOptions, sink: &dyn EventSink) -> Result<Report, RunError> {
+    let programs = options
+        .programs
+        .iter()
+        .map(crate::programs::resolve)
+        .collect::<Result<Vec<_>, _>>()?;
+    let log_dir = run_log_dir(&options.cache_dir)?;
+    let mut context = PrepareContext::new(options.cache_dir.clone(), options.mirror.clone());
+    let mut kernels = Vec::new();
+    for (index, spec) in options.kernels.iter().enumerate() {
+        let id = KernelId {
+            index,
+            spec: spec.display.clone(),
+        };
+        let result = if interrupted_by().is_some() {
+            KernelResult::error(
+                &spec.display,
+                ErrorClass::Environment,
+                format!("{spec}: not started, interrupted"),
+            )
+        } else {
+            run_kernel(options, &programs, &mut context, &id, spec, &log_dir, sink)
+        };
+        sink.event(Event::KernelFinished {
+            kernel: id,
+            result: Box::new(result.clone()),
+        });
+        kernels.push(result);
+    }
+    Ok(Report { kernels })
+}
+
+fn run_kernel(
+    options: &RunOptions,
+    programs: &[ResolvedProgram],
+    context: &mut PrepareContext,
+    id: &KernelId,
+    spec: &KernelSpec,
+    log_dir: &std::path::Path,
+    sink: &dyn EventSink,
+) -> KernelResult {
+    let error =
+        |err: PrepareError| KernelResult::error(&spec.display, err.class(), err.to_string());
+    let kernel = match context.prepare(id, spec, log_dir, sink) {
+        Ok(kernel) => kernel,
+        Err(err) => return error(err),
+    };
+    let result_if_error = |err: PrepareError| {
+        let mut result = error(err);
+        result.release = Some(kernel.release.clone());
+        result.arch = Some(kernel.arch.to_string());
+        result
+    };
+    for program in programs {
+        if !program.runs_on(kernel.arch) {
+            return result_if_error(PrepareError::WrongArch {
+                spec: spec.display.clone(),
+                program: program.host_path.clone(),
+                program_arch: machine_name(program.elf.machine),
+                kernel_arch: kernel.arch.to_string(),
+            });
+        }
+    }
+    let profile = ArchProfile::for_arch(kernel.arch);
+    let qemu = match profile.locate() {
+        Ok(qemu) => qemu,
+        Err(err) => {
+            let mut result = result_if_error(PrepareError::Io {
+                spec: spec.display.clone(),
+                action: "looking for",
+                path: profile.binary.into(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, err.to_string()),
+            });
+            if let Some(problem) = &mut result.problem {
+                problem.message = format!("{spec}: {err}");
+            }
+            return result;
+        }
+    };
+    let initrd = log_dir.join(format!("{:02}-{}.initramfs", id.index, spec.slug()));
+    if let Err(err) = write_initramfs(options, programs, &kernel, &initrd, &spec.display) {
+        return result_if_error(err);
+    }
+    let accel = match resolve_accel(
+        options.accel,
+        &qemu,
+        kernel.arch,
+        &kernel.vmlinuz,
+        &options.cache_dir,
+    ) {
+        Ok((accel, notice)) => {
+            if let Some(reason) = notice {
+                sink.event(Event::AccelFallback { reason });
+            }
+            accel
+        }
+        Err(message) => {
+            let _ = std::fs::remove_file(&initrd);
+            return KernelResult::error(
+                &spec.display,
+                ErrorClass::Environment,
+                format!("{spec}: {message}"),
+            );
+        }
+    };
+    let vm = VmConfig {
+        qemu,
+        profile,
+        accel,
+        kernel: kernel.vmlinuz.clone(),
+        initrd: initrd.clone(),
+        memory_mib: options.memory_mib,
+        cpus: options.cpus,
+        channel_socket: channel_socket_path(&id.index.to_string()),
+    };
+    let session = Session {
+        kernel: id,
+        vm: &vm,
+        release: &kernel.release,
+        program_names: programs.iter().map(|p| p.name.clone()).collect(),
+        timeout: options.timeout,
+        console_log: console_log_path(log_dir, id.index, &spec.slug()),
+        sink,
+    };
+    let result = session.run();
+    let _ = std::fs::remove_file(&initrd);
+    result
+}
+
+/// Writes kernel part + run part into one file for `-initrd`.
+fn write_initramfs(
+    options: &RunOptions,
+    programs: &[ResolvedProgram],
+    kernel: &PreparedKernel,
+    out: &std::path::Path,
+    spec: &str,
+) -> Result<(), PrepareError> {
+    let io = |action, path: &std::path::Path, source| PrepareError::Io {
+        spec: spec.to_string(),
+        action,
+        path: path.to_path_buf(),
+        source,
+    };
+    let init = crate::guest::init_for(kernel.arch).map_err(|hint| PrepareError::NoGuestInit {
+        spec: spec.to_string(),
+        arch: kernel.arch.to_string(),
+        hint,
+    })?;
+    let mut job = Job {
+        env: options
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect(),
+        ..Job::default()
+    };
+    let mut part = RunPart::new(init);
+    for (index, program) in programs.iter().enumerate() {
+        let closure = program.closure().map_err(|source| PrepareError::Program {
+            spec: spec.to_string(),
+            source,
+        })?;
+        let guest = program
+            .add_to(index, &closure, &mut part)
+            .map_err(|source| io("reading", &program.host_path, source))?;
+        job.programs.push(Program {
+            name: program.name.clone(),
+            path: guest.into_bytes(),
+            args: program.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            timeout_ms: None,
+        });
+    }
+    part.set_job(&job.encode());
+    let file = File::create(out).map_err(|source| io("creating", out, source))?;
+    let mut writer = BufWriter::new(file);
+    let mut kernel_part = File::open(&kernel.kernel_cpio)
+        .map_err(|source| io("reading", &kernel.kernel_cpio, source))?;
+    std::io::copy(&mut kernel_part, &mut writer).map_err(|source| io("writing", out, source))?;
+    part.write(&mut writer)
+        .map_err(|source| PrepareError::Cpio {
+            spec: spec.to_string(),
+            source: source.into(),
+        })?;
+    writer.flush().map_err(|source| io("writing", out, source))
+}
+
+/// A fresh directory for this run's console logs and scratch files; old runs are pruned.
+fn run_log_dir(cache_dir: &std::path::Path) -> Result<PathBuf, RunError> {
+    const KEEP_RUNS: usize = 20;
+    let logs = cache_dir.join("logs");
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let dir = logs.join(format!("{stamp}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
+        action: "creating",
+        path: dir.clone(),
+        source,
+    })?;
+    if let Ok(entries) = std::fs::read_dir(&logs) {
+        let mut runs: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        runs.sort();
+        let excess = runs.len().saturating_sub(KEEP_RUNS);
+        for old in runs.into_iter().take(excess) {
+            let _ = std::fs::remove_dir_all(old);
+        }
+    }
+    Ok(dir)
+}

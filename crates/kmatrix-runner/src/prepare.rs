@@ -1,0 +1,393 @@
+//! Kernel sources: from a [`KernelSpec`] to a bootable kernel and the kernel part of the
+//! initramfs, through the cache.
+//!
+//! * `debian:` specs are resolved in the Debian archive, downloaded (verified) into the cache;
+//! * packages (downloaded or local) are extracted once, keyed by the package's SHA-256, into
+//!   `kernels/<key>/`, together with the generated module index and the kernel part of the
+//!   initramfs; the directory is filled under a temporary name and renamed whole, under a lock;
+//! * bare images are used in place, their kernel part built in the run's scratch directory.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use kmatrix_debian::{Archive, DebArch, DebianError};
+use kmatrix_kernel::Arch;
+use kmatrix_kernel::package::{ExtractOptions, extract_image_deb, extract_system_map};
+
+use crate::cache::{DirLock, fill_dir_atomic, sha256_file};
+use crate::error::PrepareError;
+use crate::events::{Event, EventSink, FetchSource, KernelId};
+use crate::initramfs::{KernelPart, write_kernel_part};
+use crate::spec::{KernelSource, KernelSpec};
+
+/// Where Debian packages come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mirror {
+    /// The Debian mirror named in this machine's apt sources.
+    System,
+    /// An explicit archive URL (`--mirror`, `KMATRIX_MIRROR`).
+    Url(String),
+}
+
+/// A kernel ready to boot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedKernel {
+    /// Kernel release (`uname -r`).
+    pub release: String,
+    /// Architecture, read from the image header.
+    pub arch: Arch,
+    /// The image QEMU boots (an arm64 EFI zboot image is already unwrapped).
+    pub vmlinuz: PathBuf,
+    /// The kernel part of the initramfs.
+    pub kernel_cpio: PathBuf,
+}
+
+/// State shared by the kernels of one run: the cache and, once needed, the Debian archive.
+#[derive(Debug)]
+pub struct PrepareContext {
+    cache_dir: PathBuf,
+    mirror: Mirror,
+    archive: Option<Archive>,
+}
+
+const META_FILE: &str = "kernel.meta";
+
+impl PrepareContext {
+    /// A context over `cache_dir`; the archive is only contacted for `debian:` specs.
+    pub fn new(cache_dir: PathBuf, mirror: Mirror) -> Self {
+        PrepareContext {
+            cache_dir,
+            mirror,
+            archive: None,
+        }
+    }
+
+    /// The Debian archive client, created on first use.
+    pub fn archive(&mut self) -> Result<&Archive, DebianError> {
+        if self.archive.is_none() {
+            let mirror = match &self.mirror {
+                Mirror::System => kmatrix_debian::Mirror::from_system(Path::new("/"))?,
+                Mirror::Url(url) => kmatrix_debian::Mirror::from_url(url),
+            };
+            self.archive = Some(Archive::new(mirror, self.cache_dir.clone()));
+        }
+        match &self.archive {
+            Some(archive) => Ok(archive),
+            None => unreachable!("set just above"),
+        }
+    }
+
+    /// Resolves a `debian:` spec (and downloads its package when `fetch`); `None` for local kernels.
+    pub fn resolve_debian(
+        &mut self,
+        spec: &KernelSpec,
+        fetch: bool,
+    ) -> Result<
+        Option<(
+            kmatrix_debian::ResolvedKernel,
+            Option<kmatrix_debian::Fetched>,
+        )>,
+        PrepareError,
+    > {
+        let KernelSource::Debian { query, arch } = &spec.source else {
+            return Ok(None);
+        };
+        let debian = |source| PrepareError::Debian {
+            spec: spec.display.clone(),
+            source,
+        };
+        let archive = self.archive().map_err(debian)?;
+        let resolved = archive.resolve(query, deb_arch(*arch)).map_err(debian)?;
+        let fetched = if fetch {
+            Some(
+                archive
+                    .fetch(&resolved.image, &resolved.base_url)
+                    .map_err(debian)?,
+            )
+        } else {
+            None
+        };
+        Ok(Some((resolved, fetched)))
+    }
+
+    /// Makes `spec` ready to boot, reporting progress to `sink`.
+    pub fn prepare(
+        &mut self,
+        id: &KernelId,
+        spec: &KernelSpec,
+        scratch: &Path,
+        sink: &dyn EventSink,
+    ) -> Result<PreparedKernel, PrepareError> {
+        let name = spec.display.clone();
+        match &spec.source {
+            KernelSource::Debian { query, arch } => {
+                let debian = |source| PrepareError::Debian {
+                    spec: name.clone(),
+                    source,
+                };
+                let archive = self.archive().map_err(debian)?;
+                let resolved = archive.resolve(query, deb_arch(*arch)).map_err(debian)?;
+                sink.event(Event::Resolved {
+                    kernel: id.clone(),
+                    package: resolved.image.package.clone(),
+                    version: resolved.image.version.clone(),
+                    suite: resolved.suite.clone(),
+                });
+                let cached = archive
+                    .cache_dir()
+                    .join("debs")
+                    .join(format!("{}.deb", resolved.image.sha256));
+                if !cached.is_file() {
+                    sink.event(Event::Downloading {
+                        kernel: id.clone(),
+                        url: format!(
+                            "{}/{}",
+                            resolved.base_url.trim_end_matches('/'),
+                            resolved.image.filename
+                        ),
+                        size: resolved.image.size,
+                    });
+                }
+                let fetched = archive
+                    .fetch(&resolved.image, &resolved.base_url)
+                    .map_err(debian)?;
+                sink.event(Event::Fetched {
+                    kernel: id.clone(),
+                    path: fetched.path.clone(),
+                    source: if fetched.downloaded {
+                        FetchSource::Downloaded
+                    } else {
+                        FetchSource::Cached
+                    },
+                });
+                let key = resolved.image.sha256.clone();
+                self.extract_cached(id, &name, &key, &fetched.path, None, sink)
+            }
+            KernelSource::Packages { image, debug } => {
+                let io = |path: &Path, source| PrepareError::Io {
+                    spec: name.clone(),
+                    action: "reading",
+                    path: path.to_path_buf(),
+                    source,
+                };
+                let mut key = sha256_file(image).map_err(|e| io(image, e))?;
+                if let Some(debug) = debug {
+                    key = format!("{key}-{}", sha256_file(debug).map_err(|e| io(debug, e))?);
+                }
+                self.extract_cached(
+                    id,
+                    &name,
+                    &crate::cache::short_hash(key.as_bytes()),
+                    image,
+                    debug.as_deref(),
+                    sink,
+                )
+            }
+            KernelSource::Image { path, modules } => {
+                prepare_image(&name, path, modules.as_deref(), scratch, id.index)
+            }
+        }
+    }
+
+    fn extract_cached(
+        &self,
+        id: &KernelId,
+        spec: &str,
+        key: &str,
+        image: &Path,
+        debug: Option<&Path>,
+        sink: &dyn EventSink,
+    ) -> Result<PreparedKernel, PrepareError> {
+        let kernels = self.cache_dir.join("kernels");
+        let dir = kernels.join(key);
+        let io = |action, path: &Path, source| PrepareError::Io {
+            spec: spec.to_string(),
+            action,
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(prepared) = read_meta(&dir) {
+            return Ok(prepared);
+        }
+        let _lock = DirLock::acquire(&kernels, key).map_err(|e| io("locking", &kernels, e))?;
+        if let Some(prepared) = read_meta(&dir) {
+            return Ok(prepared);
+        }
+        let started = Instant::now();
+        fill_dir_atomic(&dir, |temp| {
+            std::fs::create_dir_all(temp).map_err(|e| io("creating", temp, e))?;
+            let kernel_error = |source| PrepareError::Kernel {
+                spec: spec.to_string(),
+                source,
+            };
+            let extracted = extract_image_deb(
+                image,
+                temp,
+                &ExtractOptions {
+                    compress_modules: true,
+                },
+            )
+            .map_err(kernel_error)?;
+            let system_map = temp.join("System.map");
+            let has_map = match debug {
+                Some(debug) => extract_system_map(debug, &system_map).map_err(kernel_error)?,
+                None => false,
+            };
+            let index = module_index(spec, extracted.modules_dir.as_deref())?;
+            let part = KernelPart {
+                release: &extracted.release,
+                modules_dir: extracted.modules_dir.as_deref(),
+                module_index: index,
+                config: extracted.config.as_deref(),
+                system_map: has_map.then_some(system_map.as_path()),
+            };
+            let cpio = temp.join("kernel.cpio");
+            write_kernel_part(&part, &cpio).map_err(|source| PrepareError::Cpio {
+                spec: spec.to_string(),
+                source,
+            })?;
+            let meta = format!("release={}\narch={}\n", extracted.release, extracted.arch);
+            std::fs::write(temp.join(META_FILE), meta).map_err(|e| io("writing", temp, e))?;
+            Ok(())
+        })
+        .map_err(|err| match err {
+            PrepareError::Io {
+                action,
+                path,
+                source,
+                ..
+            } => PrepareError::Io {
+                spec: spec.to_string(),
+                action,
+                path,
+                source,
+            },
+            other => other,
+        })?;
+        sink.event(Event::Extracted {
+            kernel: id.clone(),
+            elapsed: started.elapsed(),
+        });
+        read_meta(&dir).ok_or_else(|| {
+            io(
+                "reading",
+                &dir.join(META_FILE),
+                std::io::Error::other("incomplete cache entry"),
+            )
+        })
+    }
+}
+
+fn deb_arch(arch: Arch) -> DebArch {
+    match arch {
+        Arch::X86_64 => DebArch::Amd64,
+        Arch::Aarch64 => DebArch::Arm64,
+    }
+}
+
+/// Reads a complete cache entry; `None` when absent or incomplete.
+fn read_meta(dir: &Path) -> Option<PreparedKernel> {
+    let text = std::fs::read_to_string(dir.join(META_FILE)).ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_string)
+    };
+    let arch = match field("arch")?.as_str() {
+        "x86_64" => Arch::X86_64,
+        "aarch64" => Arch::Aarch64,
+        _ => return None,
+    };
+    let prepared = PreparedKernel {
+        release: field("release")?,
+        arch,
+        vmlinuz: dir.join("vmlinuz"),
+        kernel_cpio: dir.join("kernel.cpio"),
+    };
+    (prepared.vmlinuz.is_file() && prepared.kernel_cpio.is_file()).then_some(prepared)
+}
+
+/// Generates `modules.dep` and `modules.alias` for a module tree.
+fn module_index(
+    spec: &str,
+    modules_dir: Option<&Path>,
+) -> Result<Vec<(&'static str, Vec<u8>)>, PrepareError> {
+    let Some(dir) = modules_dir else {
+        return Ok(Vec::new());
+    };
+    let index =
+        kmatrix_kernel::modules::build_index(dir).map_err(|source| PrepareError::Kernel {
+            spec: spec.to_string(),
+            source,
+        })?;
+    let io = |source| PrepareError::Io {
+        spec: spec.to_string(),
+        action: "indexing modules in",
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut dep = Vec::new();
+    index.write_modules_dep(&mut dep).map_err(io)?;
+    let mut alias = Vec::new();
+    index.write_modules_alias(&mut alias).map_err(io)?;
+    Ok(vec![("modules.dep", dep), ("modules.alias", alias)])
+}
+
+/// A bare kernel image, with an optional module tree.
+fn prepare_image(
+    spec: &str,
+    path: &Path,
+    modules: Option<&Path>,
+    scratch: &Path,
+    index: usize,
+) -> Result<PreparedKernel, PrepareError> {
+    let io = |action, p: &Path, source| PrepareError::Io {
+        spec: spec.to_string(),
+        action,
+        path: p.to_path_buf(),
+        source,
+    };
+    let kernel_error = |source| PrepareError::Kernel {
+        spec: spec.to_string(),
+        source,
+    };
+    let bytes = std::fs::read(path).map_err(|e| io("reading", path, e))?;
+    let info = kmatrix_kernel::image::detect(path, &bytes).map_err(kernel_error)?;
+    let mut vmlinuz = path.to_path_buf();
+    if matches!(
+        info.format,
+        kmatrix_kernel::image::ImageFormat::Arm64ZbootEfi { .. }
+    ) {
+        let raw = kmatrix_kernel::image::unwrap_zboot(path, &bytes).map_err(kernel_error)?;
+        vmlinuz = scratch.join(format!("{index:02}-Image"));
+        std::fs::write(&vmlinuz, raw).map_err(|e| io("writing", &vmlinuz, e))?;
+    }
+    let release = info
+        .release()
+        .map(str::to_string)
+        .or_else(|| {
+            modules
+                .and_then(|m| m.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_string());
+    let module_index = module_index(spec, modules)?;
+    let kernel_cpio = scratch.join(format!("{index:02}-kernel.cpio"));
+    let part = KernelPart {
+        release: &release,
+        modules_dir: modules,
+        module_index,
+        config: None,
+        system_map: None,
+    };
+    write_kernel_part(&part, &kernel_cpio).map_err(|source| PrepareError::Cpio {
+        spec: spec.to_string(),
+        source,
+    })?;
+    Ok(PreparedKernel {
+        release,
+        arch: info.arch,
+        vmlinuz,
+        kernel_cpio,
+    })
+}

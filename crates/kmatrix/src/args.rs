@@ -1,0 +1,111 @@
+//! Command-line arguments. Parsing only: no I/O happens here.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Run a project's tests inside QEMU VMs booted with real Linux kernels.
+#[derive(Debug, Parser)]
+#[command(name = "kmatrix", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a program (with arguments) inside each kernel of the matrix.
+    Run(RunArgs),
+    /// Resolve, download or list kernels.
+    #[command(subcommand)]
+    Kernel(KernelCommand),
+}
+
+/// `kmatrix kernel ...`
+#[derive(Debug, Subcommand)]
+pub enum KernelCommand {
+    /// Print what each spec resolves to (package, version, suite, SHA-256).
+    Resolve(KernelArgs),
+    /// Download (and verify) each spec's kernel package into the cache.
+    Fetch(KernelArgs),
+    /// List the kernels extracted in the cache.
+    List(CacheArgs),
+}
+
+/// Arguments of `kernel resolve` and `kernel fetch`.
+#[derive(Debug, Args)]
+pub struct KernelArgs {
+    /// Kernel specs (`debian:6.1`, `debian:6.12:arm64`, `debian:6.1.0-50`). Default: the built-in matrix.
+    pub specs: Vec<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// Where kernels come from and are kept.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Debian archive URL (default: the Debian mirror in this machine's apt sources).
+    #[arg(long, env = "KMATRIX_MIRROR", value_name = "URL")]
+    pub mirror: Option<String>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// The cache directory.
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// Cache directory (default: $XDG_CACHE_HOME/kmatrix or ~/.cache/kmatrix).
+    #[arg(long, env = "KMATRIX_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// `--accel` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AccelArg {
+    /// KVM when it really works, else TCG.
+    Auto,
+    /// KVM, or fail.
+    Kvm,
+    /// Software emulation.
+    Tcg,
+}
+
+/// Arguments of `kmatrix run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Kernel to boot; repeat for a matrix. Default: debian:5.10, debian:6.1, debian:6.12.
+    #[arg(long = "kernel", short = 'k', value_name = "SPEC")]
+    pub kernels: Vec<String>,
+    /// Module tree (lib/modules/<release>) for a bare kernel image given with --kernel.
+    #[arg(long, value_name = "DIR")]
+    pub modules: Option<PathBuf>,
+    /// Accelerator.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub accel: AccelArg,
+    /// Limit for each VM, from start to power-off, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout: u64,
+    /// Guest memory in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    pub memory: u32,
+    /// Guest CPUs.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub cpus: u32,
+    /// Extra environment variable for the program (repeatable).
+    #[arg(long = "env", short = 'e', value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Write a JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Show more progress (cache hits, boot times, guest notes).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The program to run in each guest, then its arguments (verbatim).
+    #[arg(last = true, required = true, value_name = "PROGRAM [ARGS]")]
+    pub command: Vec<OsString>,
+}

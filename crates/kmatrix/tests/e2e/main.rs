@@ -1,0 +1,9 @@
+//! End-to-end tests: the `kmatrix` binary boots real Debian kernels under QEMU.
+//!
+//! These tests need QEMU and the Debian archive (the CI script installs QEMU); they never skip.
+//! Kernels are cached in one directory under the target dir, shared by all tests and kept between
+//! runs, so only the first run downloads. VMs run under TCG unless a test is about the
+//! accelerator, so results do not depend on the machine's KVM.
+
+mod harness;
+mod run;

@@ -1,0 +1,262 @@
+//! `kmatrix run` on real kernels.
+
+use crate::harness::{KERNEL, cache_dir, finish, fixture, kmatrix, processes_mentioning, run};
+
+#[test]
+fn passing_program_passes_and_the_report_has_the_contract_fields() {
+    let done = run(&["--kernel", KERNEL, "--", "/bin/true"]);
+    assert_eq!(done.code, Some(0), "{done:?}");
+    let kernel = done.kernel();
+    assert_eq!(kernel["spec"], KERNEL);
+    assert!(
+        kernel["release"].as_str().unwrap().starts_with("6.1.0-"),
+        "{kernel}"
+    );
+    assert_eq!(kernel["arch"], "x86_64");
+    assert_eq!(kernel["accel"], "tcg");
+    assert_eq!(kernel["outcome"], "passed");
+    assert!(kernel["boot_ms"].as_u64().unwrap() > 0);
+    assert_eq!(kernel["programs"][0]["name"], "true");
+    assert_eq!(kernel["programs"][0]["outcome"], "passed");
+    assert_eq!(kernel["programs"][0]["exit_code"], 0);
+}
+
+#[test]
+fn failing_program_exits_1_and_names_the_kernel() {
+    let done = run(&["--kernel", KERNEL, "--", "/bin/false"]);
+    assert_eq!(done.code, Some(1), "{done:?}");
+    assert!(
+        done.stderr.contains(&format!(
+            "kmatrix: {KERNEL}: false FAILED with exit status 1"
+        )),
+        "{done:?}"
+    );
+    assert_eq!(done.kernel()["outcome"], "failed");
+    assert_eq!(done.kernel()["programs"][0]["exit_code"], 1);
+}
+
+#[test]
+fn dynamically_linked_host_binary_runs_and_sees_the_guest_kernel() {
+    let done = run(&["--kernel", KERNEL, "--", "uname", "-r"]);
+    assert_eq!(done.code, Some(0), "{done:?}");
+    let release = done.kernel()["release"].as_str().unwrap().to_string();
+    assert!(
+        done.stdout.contains(&format!("[{KERNEL}] {release}\n")),
+        "{done:?}"
+    );
+    assert_ne!(
+        release,
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap()
+            .trim()
+    );
+}
+
+#[test]
+fn arguments_with_spaces_quotes_and_non_ascii_arrive_verbatim() {
+    let long = "x".repeat(5000);
+    let args = [
+        "two words",
+        "\"double\" and 'single'",
+        "h\u{e9}llo w\u{f6}rld \u{1F600}",
+        "",
+        "--flag=a b",
+        "$HOME;|&`",
+        &long,
+    ];
+    let mut command = vec!["--kernel", KERNEL, "--", "/usr/bin/printf", "<%s>\\n"];
+    command.extend(args.iter().copied());
+    let done = run(&command);
+    assert_eq!(done.code, Some(0), "{done:?}");
+    let printed: Vec<&str> = done
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("[{KERNEL}] ")))
+        .collect();
+    let expected: Vec<String> = args.iter().map(|a| format!("<{a}>")).collect();
+    assert_eq!(printed, expected);
+}
+
+#[test]
+fn a_protocol_module_is_loaded_on_demand_by_the_guest_modprobe() {
+    let program = fixture("af-key");
+    let done = run(&["--kernel", KERNEL, "--", program.to_str().unwrap()]);
+    assert_eq!(done.code, Some(0), "{done:?}");
+    assert!(
+        done.stdout
+            .contains(&format!("[{KERNEL}] af_key loaded on demand")),
+        "{done:?}"
+    );
+}
+
+#[test]
+fn kernel_panic_is_reported_as_crashed_with_the_console_tail() {
+    let done = run(&[
+        "--kernel",
+        KERNEL,
+        "--timeout",
+        "240",
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo c > /proc/sysrq-trigger",
+    ]);
+    assert_eq!(done.code, Some(1), "{done:?}");
+    let kernel = done.kernel();
+    assert_eq!(kernel["outcome"], "crashed", "{done:?}");
+    assert_eq!(kernel["programs"][0]["outcome"], "crashed");
+    let tail = kernel["problem"]["console_tail"].as_array().unwrap();
+    assert!(
+        tail.iter().any(|l| l.as_str().unwrap().contains("sysrq")),
+        "{tail:?}"
+    );
+    assert!(done.stderr.contains("kernel panic"), "{done:?}");
+}
+
+#[test]
+fn program_that_never_exits_times_out_and_leaves_no_qemu_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let child = kmatrix()
+        .args(["run", "--accel", "tcg", "--timeout", "20", "--json"])
+        .arg(&json)
+        .args(["--kernel", KERNEL, "--", "/bin/sleep", "100000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let done = finish(child.wait_with_output().unwrap(), &json);
+    assert_eq!(done.code, Some(1), "{done:?}");
+    assert_eq!(done.kernel()["outcome"], "timed_out", "{done:?}");
+    assert_eq!(done.kernel()["programs"][0]["outcome"], "timed_out");
+    let run_dir = format!("-{pid}/");
+    assert_eq!(
+        processes_mentioning(&run_dir),
+        Vec::<u32>::new(),
+        "a QEMU of this run is still alive"
+    );
+}
+
+#[test]
+fn corrupt_deb_exits_3_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let deb = dir
+        .path()
+        .join("linux-image-6.1.0-99-cloud-amd64-unsigned_6.1.999-1_amd64.deb");
+    std::fs::write(
+        &deb,
+        b"!<arch>\ndebian-binary   0           0     0     100644  4         `\n2.0\ngarbage",
+    )
+    .unwrap();
+    let done = run(&["--kernel", deb.to_str().unwrap(), "--", "/bin/true"]);
+    assert_eq!(done.code, Some(3), "{done:?}");
+    let error = done
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("kmatrix: error:"))
+        .expect("an error line");
+    assert!(error.contains(deb.to_str().unwrap()), "{error}");
+    assert_eq!(done.kernel()["outcome"], "error");
+}
+
+#[test]
+fn unknown_kernel_specs_exit_2() {
+    for spec in ["debian:4.4", "debian:6.1:sparc", "no-such-kernel-file"] {
+        let done = run(&["--kernel", spec, "--", "/bin/true"]);
+        assert_eq!(done.code, Some(2), "{spec}: {done:?}");
+        assert!(
+            done.stderr.contains(
+                spec.split(':')
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(":")
+                    .as_str()
+            ),
+            "{spec}: {done:?}"
+        );
+    }
+}
+
+#[test]
+fn program_for_another_architecture_is_refused_before_boot() {
+    let dir = tempfile::tempdir().unwrap();
+    let foreign = dir.path().join("aarch64-true");
+    let mut bytes = std::fs::read("/bin/true").unwrap();
+    bytes[18..20].copy_from_slice(&183u16.to_le_bytes()); // e_machine = EM_AARCH64
+    std::fs::write(&foreign, bytes).unwrap();
+    let done = run(&["--kernel", KERNEL, "--", foreign.to_str().unwrap()]);
+    assert_eq!(done.code, Some(2), "{done:?}");
+    assert!(
+        done.stderr
+            .contains("is built for aarch64, but this kernel is x86_64"),
+        "{done:?}"
+    );
+    assert!(
+        done.kernel()["boot_ms"].is_null(),
+        "no VM should have started"
+    );
+}
+
+#[test]
+fn missing_qemu_exits_3_saying_what_to_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let output = kmatrix()
+        .env("PATH", dir.path())
+        .args(["run", "--accel", "tcg", "--json"])
+        .arg(&json)
+        .args(["--kernel", KERNEL, "--", "/bin/true"])
+        .output()
+        .unwrap();
+    let done = finish(output, &json);
+    assert_eq!(done.code, Some(3), "{done:?}");
+    assert!(
+        done.stderr.contains("qemu-system-x86_64 not found"),
+        "{done:?}"
+    );
+    assert!(
+        done.stderr.contains("apt-get install qemu-system-x86"),
+        "{done:?}"
+    );
+}
+
+#[test]
+fn second_run_uses_the_cached_package_without_downloading() {
+    let first = run(&["--kernel", KERNEL, "--", "/bin/true"]);
+    assert_eq!(first.code, Some(0), "{first:?}");
+    let second = run(&["--verbose", "--kernel", KERNEL, "--", "/bin/true"]);
+    assert_eq!(second.code, Some(0), "{second:?}");
+    assert!(!second.stderr.contains("downloading"), "{second:?}");
+    assert!(second.stderr.contains(": cached: "), "{second:?}");
+    assert!(!second.stderr.contains("extracted in"), "{second:?}");
+    assert!(cache_dir().join("kernels").is_dir());
+}
+
+#[test]
+fn default_matrix_boots_every_long_term_kernel() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let output = kmatrix()
+        .args(["run", "--accel", "tcg", "--json"])
+        .arg(&json)
+        .args(["--", "uname", "-r"])
+        .output()
+        .unwrap();
+    let done = finish(output, &json);
+    assert_eq!(done.code, Some(0), "{done:?}");
+    let kernels = done.json.as_ref().unwrap()["kernels"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let specs: Vec<&str> = kernels
+        .iter()
+        .map(|k| k["spec"].as_str().unwrap())
+        .collect();
+    assert_eq!(specs, ["debian:5.10", "debian:6.1", "debian:6.12"]);
+    for (kernel, line) in kernels.iter().zip(["5.10.", "6.1.", "6.12."]) {
+        let release = kernel["release"].as_str().unwrap();
+        assert!(release.starts_with(line), "{release}");
+        assert!(done.stdout.contains(&format!("] {release}\n")), "{done:?}");
+    }
+}
