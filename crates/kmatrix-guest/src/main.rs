@@ -209,14 +209,7 @@ fn load_modules(init: &mut Init) -> Result<(), String> {
 }
 
 fn describe_loaded(request: &str, loaded: &[Outcome]) -> String {
-    let parts: Vec<String> = loaded
-        .iter()
-        .map(|l| match l {
-            Outcome::Inserted(name) => format!("loaded {name}"),
-            Outcome::AlreadyLoaded(name) => format!("{name} already loaded"),
-            Outcome::Builtin(name) => format!("{name} is built in"),
-        })
-        .collect();
+    let parts: Vec<String> = loaded.iter().map(Outcome::to_string).collect();
     format!("module {request}: {}", parts.join(", "))
 }
 

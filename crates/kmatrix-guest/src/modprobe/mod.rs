@@ -118,6 +118,16 @@ pub enum Outcome {
     Builtin(String),
 }
 
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Inserted(name) => write!(f, "loaded {name}"),
+            Outcome::AlreadyLoaded(name) => write!(f, "{name} already loaded"),
+            Outcome::Builtin(name) => write!(f, "{name} is built in"),
+        }
+    }
+}
+
 /// A module directory, ready to load from.
 pub struct Modprobe {
     dir: PathBuf,
@@ -215,7 +225,7 @@ pub fn main(args: &[OsString]) -> i32 {
                 .map(|loaded| {
                     if args.verbose {
                         for l in loaded {
-                            eprintln!("modprobe: {l:?}");
+                            eprintln!("modprobe: {l}");
                         }
                     }
                 }),

@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 
 use crate::decompress::cpu_threads;
 use crate::image::{self, ImageInfo};
+use crate::modules::{ModuleIndex, in_search_dirs, is_module_file};
 use crate::{Arch, KernelError};
 use deb::{DataEntry, EntryKind, Flow, VisitError, walk_deb, walk_reader};
 use route::{Route, is_system_map, route};
-use store::{Dirs, Pool, copy_to_file, read_all, with_pool};
+use store::{Dirs, Job, Pool, copy_to_file, read_all, with_pool};
 
 /// How to extract a kernel package.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,7 +43,7 @@ pub struct ExtractStats {
 }
 
 /// The files of an extracted kernel.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ExtractedKernel {
     /// The kernel release, e.g. `6.1.0-50-cloud-amd64`.
     pub release: String,
@@ -58,10 +59,17 @@ pub struct ExtractedKernel {
     pub image: ImageInfo,
     /// Module counts and sizes.
     pub stats: ExtractStats,
+    /// The index of the modules as written (paths relative to
+    /// `modules_dir`), read while extracting since every module passes
+    /// through memory anyway: the same as
+    /// [`build_index`](crate::modules::build_index)`(modules_dir)`, without
+    /// a second pass. Empty without modules.
+    pub index: ModuleIndex,
 }
 
 /// Extracts a kernel package (`linux-image-*`) into `dest`, which is created
-/// if missing and should be empty.
+/// if missing and should be empty. After an error `dest` may hold part of
+/// the files: extract into a staging directory and rename it on success.
 ///
 /// Writes `dest/vmlinuz`, `dest/config` and `dest/modules/<release>/…`
 /// (every file under `lib/modules/<release>/` or `usr/lib/modules/<release>/`
@@ -84,11 +92,6 @@ pub fn extract_debs<P: AsRef<Path>>(
     opts: &ExtractOptions,
 ) -> Result<ExtractedKernel, KernelError> {
     fs::create_dir_all(dest).map_err(|e| KernelError::write(dest, e))?;
-    let workers = if opts.compress_modules {
-        cpu_threads().min(4)
-    } else {
-        0
-    };
     let mut x = Extraction {
         dest,
         compress: opts.compress_modules,
@@ -99,19 +102,22 @@ pub fn extract_debs<P: AsRef<Path>>(
         dirs: Dirs::default(),
         stats: ExtractStats::default(),
     };
-    let ((), compressed_bytes) = with_pool(workers, dest, |pool| {
+    // Modules are indexed, compressed and written on the workers while this
+    // thread decompresses the package.
+    let workers = cpu_threads().min(4);
+    let ((), pooled) = with_pool(workers, dest, |pool| {
         for deb in debs {
             let deb = deb.as_ref();
             let flow = walk_deb(deb, true, &mut |entry, reader| {
                 x.visit(deb, entry, reader, pool)
             })?;
             if flow == Flow::Stop {
-                break; // a compression worker failed; with_pool reports it
+                break; // a worker failed; with_pool reports it
             }
         }
         Ok(())
     })?;
-    x.stats.module_bytes_out += compressed_bytes;
+    x.stats.module_bytes_out += pooled.written;
 
     let (Some(release), Some(image)) = (x.release, x.image) else {
         return Err(KernelError::NoVmlinuz {
@@ -126,6 +132,7 @@ pub fn extract_debs<P: AsRef<Path>>(
         arch: image.arch,
         image,
         stats: x.stats,
+        index: ModuleIndex::new(pooled.modules),
     })
 }
 
@@ -186,22 +193,27 @@ impl Extraction<'_> {
                 let mut dest = self.dest.join("modules").join(release).join(rel);
                 self.dirs.parent_of(&dest)?;
                 self.modules = true;
-                let is_module = rel.contains(".ko");
-                if is_module {
-                    self.stats.modules += 1;
-                    self.stats.module_bytes_in += entry.size;
+                if !is_module_file(Path::new(rel)) {
+                    copy_to_file(reader, &dest)?;
+                    return Ok(Flow::Continue);
                 }
-                if self.compress && rel.ends_with(".ko") {
-                    let data = read_all(reader, entry.size)?;
+                self.stats.modules += 1;
+                self.stats.module_bytes_in += entry.size;
+                let data = read_all(reader, entry.size)?;
+                let compress = self.compress && rel.ends_with(".ko");
+                let mut written = rel.to_string();
+                if compress {
                     dest.as_mut_os_string().push(".zst");
-                    if !pool.submit(dest, data) {
-                        return Ok(Flow::Stop);
-                    }
-                } else {
-                    let n = copy_to_file(reader, &dest)?;
-                    if is_module {
-                        self.stats.module_bytes_out += n;
-                    }
+                    written.push_str(".zst");
+                }
+                let index_as = in_search_dirs(rel).then_some(written);
+                if !pool.submit(Job {
+                    dest,
+                    data,
+                    compress,
+                    index_as,
+                }) {
+                    return Ok(Flow::Stop);
                 }
             }
         }

@@ -10,119 +10,185 @@ use std::thread;
 
 use super::deb::VisitError;
 use crate::KernelError;
+use crate::modules::{Module, elf_bytes, read_modinfo};
 
 /// zstd level for modules: fast to compress and to decompress at boot.
 const ZSTD_LEVEL: i32 = 3;
 
-/// One module to compress and write.
-struct Job {
-    dest: PathBuf,
-    data: Vec<u8>,
+/// One module file to write.
+pub(crate) struct Job {
+    /// Where to write it (with `.zst` appended already if `compress`).
+    pub(crate) dest: PathBuf,
+    /// The file as packaged.
+    pub(crate) data: Vec<u8>,
+    /// zstd-compress `data` before writing.
+    pub(crate) compress: bool,
+    /// Read its `.modinfo` and index it under this path (relative to the
+    /// modules directory, as written).
+    pub(crate) index_as: Option<String>,
 }
 
-/// Hands modules to the compression workers.
+/// What the workers produced.
+#[derive(Debug, Default)]
+pub(crate) struct PoolOutput {
+    /// Bytes written by the workers.
+    pub(crate) written: u64,
+    /// Modules indexed, in no particular order.
+    pub(crate) modules: Vec<Module>,
+}
+
+/// Hands module files to the worker threads.
 pub(crate) struct Pool<'s> {
     tx: Option<SyncSender<Job>>,
     failed: &'s AtomicBool,
 }
 
 impl Pool<'_> {
-    /// Queues `data` to be zstd-compressed into `dest`. Returns false once a
-    /// worker has failed; the caller should stop, and the worker's error is
-    /// reported by [`with_pool`].
-    pub(crate) fn submit(&self, dest: PathBuf, data: Vec<u8>) -> bool {
+    /// Queues a job. Returns false once a worker has failed (or without
+    /// workers); the caller should stop, and the worker's error is reported
+    /// by [`with_pool`].
+    pub(crate) fn submit(&self, job: Job) -> bool {
         if self.failed.load(Ordering::Relaxed) {
             return false;
         }
-        match &self.tx {
-            Some(tx) => tx.send(Job { dest, data }).is_ok(),
-            None => false,
-        }
+        self.tx.as_ref().is_some_and(|tx| tx.send(job).is_ok())
     }
 }
 
-/// Runs `body` with a pool of `workers` compression threads, then waits for
-/// all queued modules to be written. Returns `body`'s value and the number of
-/// compressed bytes written. A worker's error takes precedence over `body`'s
-/// result, because `body` stops early when a worker fails.
+/// State shared by the workers.
+struct Shared {
+    rx: Mutex<Receiver<Job>>,
+    failed: AtomicBool,
+    failure: Mutex<Option<KernelError>>,
+    written: AtomicU64,
+    modules: Mutex<Vec<Module>>,
+}
+
+/// Runs `body` with a pool of `workers` threads that compress, index and
+/// write module files, then waits for all queued jobs. A worker's error takes
+/// precedence over `body`'s result, because `body` stops early when a worker
+/// fails.
 pub(crate) fn with_pool<T>(
     workers: usize,
     context: &Path,
     body: impl FnOnce(&Pool<'_>) -> Result<T, KernelError>,
-) -> Result<(T, u64), KernelError> {
+) -> Result<(T, PoolOutput), KernelError> {
     let (tx, rx) = mpsc::sync_channel::<Job>(workers.max(1) * 2);
-    let rx = Mutex::new(rx);
-    let failed = AtomicBool::new(false);
-    let failure: Mutex<Option<KernelError>> = Mutex::new(None);
-    let written = AtomicU64::new(0);
+    let shared = Shared {
+        rx: Mutex::new(rx),
+        failed: AtomicBool::new(false),
+        failure: Mutex::new(None),
+        written: AtomicU64::new(0),
+        modules: Mutex::new(Vec::new()),
+    };
 
-    thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| s.spawn(|| worker(&rx, &failed, &failure, &written)))
-            .collect();
+    let (result, panicked) = thread::scope(|s| {
+        let handles: Vec<_> = (0..workers).map(|_| s.spawn(|| worker(&shared))).collect();
         let pool = Pool {
             tx: (workers > 0).then_some(tx),
-            failed: &failed,
+            failed: &shared.failed,
         };
         let result = body(&pool);
         drop(pool); // closes the channel so idle workers exit
         let panicked = handles
             .into_iter()
             .fold(false, |p, h| h.join().is_err() || p);
-        let worker_error = failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        match worker_error {
-            Some(e) => Err(e),
-            None if panicked => Err(KernelError::WorkerPanicked {
-                path: context.to_path_buf(),
-            }),
-            None => result.map(|v| (v, written.load(Ordering::Relaxed))),
-        }
-    })
+        (result, panicked)
+    });
+    if let Some(e) = shared
+        .failure
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+    {
+        return Err(e);
+    }
+    if panicked {
+        return Err(KernelError::WorkerPanicked {
+            path: context.to_path_buf(),
+        });
+    }
+    let output = PoolOutput {
+        written: shared.written.into_inner(),
+        modules: shared
+            .modules
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner),
+    };
+    result.map(|v| (v, output))
 }
 
-fn worker(
-    rx: &Mutex<Receiver<Job>>,
-    failed: &AtomicBool,
-    failure: &Mutex<Option<KernelError>>,
-    written: &AtomicU64,
-) {
-    let fail = |e: KernelError| {
-        failed.store(true, Ordering::Relaxed);
-        failure
+fn worker(shared: &Shared) {
+    let mut compressor = None;
+    loop {
+        let job = shared
+            .rx
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get_or_insert(e);
-    };
-    let mut compressor = match zstd::bulk::Compressor::new(ZSTD_LEVEL) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            fail(KernelError::write(Path::new("zstd compressor"), e));
-            None
-        }
-    };
-    loop {
-        let job = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+            .recv();
         let Ok(job) = job else { break };
         // After a failure keep draining so the producer never blocks.
-        let Some(c) = compressor
-            .as_mut()
-            .filter(|_| !failed.load(Ordering::Relaxed))
-        else {
+        if shared.failed.load(Ordering::Relaxed) {
             continue;
-        };
-        match c
-            .compress(&job.data)
-            .and_then(|z| fs::write(&job.dest, &z).map(|()| z.len()))
-        {
-            Ok(n) => {
-                written.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        match run_job(job, &mut compressor) {
+            Ok((n, module)) => {
+                shared.written.fetch_add(n, Ordering::Relaxed);
+                if let Some(m) = module {
+                    shared
+                        .modules
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(m);
+                }
             }
-            Err(e) => fail(KernelError::write(&job.dest, e)),
+            Err(e) => {
+                shared.failed.store(true, Ordering::Relaxed);
+                shared
+                    .failure
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert(e);
+            }
         }
     }
+}
+
+/// Indexes, compresses and writes one file; returns the bytes written.
+fn run_job(
+    job: Job,
+    compressor: &mut Option<zstd::bulk::Compressor<'static>>,
+) -> Result<(u64, Option<Module>), KernelError> {
+    let module = match job.index_as {
+        Some(rel) => {
+            // The packaged name (before `.zst`) tells how `data` is compressed.
+            let packaged = if job.compress {
+                job.dest.with_extension("")
+            } else {
+                job.dest.clone()
+            };
+            let elf = elf_bytes(&packaged, &job.data)?;
+            Some(Module {
+                path: rel,
+                info: read_modinfo(&job.dest, &elf)?,
+            })
+        }
+        None => None,
+    };
+    let out = if job.compress {
+        let c = match compressor {
+            Some(c) => c,
+            None => compressor.insert(
+                zstd::bulk::Compressor::new(ZSTD_LEVEL)
+                    .map_err(|e| KernelError::write(&job.dest, e))?,
+            ),
+        };
+        c.compress(&job.data)
+            .map_err(|e| KernelError::write(&job.dest, e))?
+    } else {
+        job.data
+    };
+    fs::write(&job.dest, &out).map_err(|e| KernelError::write(&job.dest, e))?;
+    Ok((out.len() as u64, module))
 }
 
 /// Creates directories once each, remembering which exist.
@@ -177,23 +243,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pool_compresses_and_counts() {
+    fn pool_compresses_indexes_and_counts() {
         let dir = tempfile::tempdir().unwrap();
-        let data: Vec<u8> = (0..50_000u32).map(|i| (i % 7) as u8).collect();
-        let ((), written) = with_pool(2, dir.path(), |pool| {
+        let elf = crate::testutil::module_elf(&["name=m", "alias=x"]);
+        let ((), out) = with_pool(2, dir.path(), |pool| {
             for i in 0..5 {
-                assert!(pool.submit(dir.path().join(format!("m{i}.ko.zst")), data.clone()));
+                let dest = dir.path().join(format!("m{i}.ko.zst"));
+                let index_as = Some(format!("kernel/m{i}.ko.zst"));
+                assert!(pool.submit(Job {
+                    dest,
+                    data: elf.clone(),
+                    compress: true,
+                    index_as
+                }));
             }
+            let dest = dir.path().join("plain.ko");
+            assert!(pool.submit(Job {
+                dest,
+                data: elf.clone(),
+                compress: false,
+                index_as: None
+            }));
             Ok(())
         })
         .unwrap();
-        let mut total = 0;
+        let mut total = elf.len() as u64;
         for i in 0..5 {
             let z = fs::read(dir.path().join(format!("m{i}.ko.zst"))).unwrap();
             total += z.len() as u64;
-            assert_eq!(zstd::decode_all(&z[..]).unwrap(), data);
+            assert_eq!(zstd::decode_all(&z[..]).unwrap(), elf);
         }
-        assert_eq!(written, total);
+        assert_eq!(fs::read(dir.path().join("plain.ko")).unwrap(), elf);
+        assert_eq!(out.written, total);
+        let mut paths: Vec<_> = out.modules.iter().map(|m| m.path.as_str()).collect();
+        paths.sort();
+        assert_eq!(
+            paths,
+            [
+                "kernel/m0.ko.zst",
+                "kernel/m1.ko.zst",
+                "kernel/m2.ko.zst",
+                "kernel/m3.ko.zst",
+                "kernel/m4.ko.zst"
+            ]
+        );
+        assert_eq!(out.modules[0].info.aliases, ["x"]);
     }
 
     #[test]
@@ -201,12 +295,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("missing-dir").join("x.ko.zst");
         let err = with_pool(1, dir.path(), |pool| {
-            pool.submit(bad.clone(), vec![1, 2, 3]);
+            pool.submit(Job {
+                dest: bad.clone(),
+                data: vec![1, 2, 3],
+                compress: true,
+                index_as: None,
+            });
             Ok(())
         })
         .unwrap_err();
         assert!(
             matches!(&err, KernelError::Write { path, .. } if *path == bad),
+            "{err}"
+        );
+
+        let junk = dir.path().join("junk.ko.zst");
+        let err = with_pool(1, dir.path(), |pool| {
+            let index_as = Some("kernel/junk.ko.zst".to_string());
+            pool.submit(Job {
+                dest: junk.clone(),
+                data: b"junk".to_vec(),
+                compress: true,
+                index_as,
+            });
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&err, KernelError::ModuleElf { path, .. } if *path == junk),
             "{err}"
         );
     }
