@@ -109,6 +109,24 @@ impl Archive {
         resolve::select(query, arch, &self.kernel_indexes(arch)?)
     }
 
+    /// Like [`Archive::resolve`], passing over the packages whose SHA-256 is in `excluded`:
+    /// mirrors sometimes list a package in an index but do not serve it (HTTP 404), and the
+    /// next newest kernel of the line is then the right answer.
+    pub fn resolve_excluding(
+        &self,
+        query: &KernelQuery,
+        arch: DebArch,
+        excluded: &[String],
+    ) -> Result<ResolvedKernel, DebianError> {
+        let mut indexes = self.kernel_indexes(arch)?;
+        for index in &mut indexes {
+            index
+                .entries
+                .retain(|entry| !excluded.contains(&entry.sha256));
+        }
+        resolve::select(query, arch, &indexes)
+    }
+
     /// The kernel entries of every searched suite that exists for `arch`, in
     /// search order. A suite whose `InRelease` is 404 (or that lists no
     /// index for `arch`) is skipped.

@@ -151,3 +151,15 @@ fn describe_abis(abis: &[String]) -> String {
         format!("; ABIs of that line: {}", abis.join(", "))
     }
 }
+
+impl DebianError {
+    /// The mirror answered 404 for a file its own index lists.
+    pub fn is_not_served(&self) -> bool {
+        matches!(self, DebianError::HttpStatus { status: 404, .. })
+    }
+
+    /// No kernel matches the query: the user's spec is wrong, not the network.
+    pub fn is_unknown_kernel(&self) -> bool {
+        matches!(self, DebianError::UnknownKernel { .. })
+    }
+}

@@ -35,7 +35,7 @@ const MAIN_SUFFIXES: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mirror {
     /// Base URI of the main archive, without trailing slash
-    /// (e.g. `http://deb.debian.org/debian`).
+    /// (e.g. `http://mirror.example.org/debian`).
     pub main: String,
     /// Base URI of the security archive, if known. When `None`, `-security`
     /// suites are looked up under [`Mirror::main`].
@@ -163,17 +163,20 @@ mod tests {
 
     #[test]
     fn from_url_derives_security() {
-        let m = Mirror::from_url("http://deb.debian.org/debian/");
-        assert_eq!(m.main, "http://deb.debian.org/debian");
+        let m = Mirror::from_url("http://mirror.example.org/debian/");
+        assert_eq!(m.main, "http://mirror.example.org/debian");
         assert_eq!(
             m.security.as_deref(),
-            Some("http://deb.debian.org/debian-security")
+            Some("http://mirror.example.org/debian-security")
         );
         assert_eq!(
             m.uri_for_suite("bookworm-security"),
-            "http://deb.debian.org/debian-security"
+            "http://mirror.example.org/debian-security"
         );
-        assert_eq!(m.uri_for_suite("bookworm"), "http://deb.debian.org/debian");
+        assert_eq!(
+            m.uri_for_suite("bookworm"),
+            "http://mirror.example.org/debian"
+        );
 
         let local = Mirror::from_url("http://mirror.local/archive");
         assert_eq!(local.security, None);
@@ -210,8 +213,8 @@ mod tests {
         write(
             root.path(),
             "debian.sources",
-            "Types: deb\n# c\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\n\
-             Components: main\n\nTypes: deb\nURIs: http://deb.debian.org/debian-security\n\
+            "Types: deb\n# c\nURIs: http://mirror.example.org/debian\nSuites: bookworm bookworm-updates\n\
+             Components: main\n\nTypes: deb\nURIs: http://mirror.example.org/debian-security\n\
              Suites: bookworm-security\nComponents: main\n",
         );
         write(
@@ -220,10 +223,10 @@ mod tests {
             "deb http://wrong.example/debian bookworm main\n",
         );
         let m = Mirror::from_system(root.path()).unwrap();
-        assert_eq!(m.main, "http://deb.debian.org/debian");
+        assert_eq!(m.main, "http://mirror.example.org/debian");
         assert_eq!(
             m.security.as_deref(),
-            Some("http://deb.debian.org/debian-security")
+            Some("http://mirror.example.org/debian-security")
         );
     }
 
@@ -233,14 +236,14 @@ mod tests {
         fs::create_dir_all(root.path().join("etc/apt")).unwrap();
         fs::write(
             root.path().join("etc/apt/sources.list"),
-            "deb http://ftp.de.debian.org/debian/ trixie main\n",
+            "deb http://ftp.example.net/debian/ trixie main\n",
         )
         .unwrap();
         let m = Mirror::from_system(root.path()).unwrap();
-        assert_eq!(m.main, "http://ftp.de.debian.org/debian");
+        assert_eq!(m.main, "http://ftp.example.net/debian");
         assert_eq!(
             m.security.as_deref(),
-            Some("http://ftp.de.debian.org/debian-security")
+            Some("http://ftp.example.net/debian-security")
         );
     }
 

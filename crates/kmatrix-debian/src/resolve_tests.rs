@@ -34,8 +34,8 @@ fn suite(name: &str, base: &str, entries: Vec<Vec<PackageEntry>>) -> SuiteIndex 
     }
 }
 
-const MAIN: &str = "http://deb.debian.org/debian";
-const SEC: &str = "http://deb.debian.org/debian-security";
+const MAIN: &str = "http://mirror.example.org/debian";
+const SEC: &str = "http://mirror.example.org/debian-security";
 
 fn archive() -> Vec<SuiteIndex> {
     vec![

@@ -15,7 +15,7 @@ use crate::DebianError;
 pub struct AptSource {
     /// Entry types, e.g. `deb` and/or `deb-src`.
     pub types: Vec<String>,
-    /// Archive base URIs, e.g. `http://deb.debian.org/debian`.
+    /// Archive base URIs, e.g. `http://mirror.example.org/debian`.
     pub uris: Vec<String>,
     /// Suites (distributions), e.g. `bookworm`, `bookworm-security`.
     pub suites: Vec<String>,
@@ -198,15 +198,15 @@ mod tests {
 
     const DEBIAN_SOURCES: &str = "\
 Types: deb
-# http://snapshot.debian.org/archive/debian/20250520T000000Z
-URIs: http://deb.debian.org/debian
+# http://snapshot.example.org/archive/debian/20250520T000000Z
+URIs: http://mirror.example.org/debian
 Suites: bookworm bookworm-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb
-# http://snapshot.debian.org/archive/debian-security/20250520T000000Z
-URIs: http://deb.debian.org/debian-security
+# http://snapshot.example.org/archive/debian-security/20250520T000000Z
+URIs: http://mirror.example.org/debian-security
 Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
@@ -217,11 +217,11 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
         let got = parse_deb822(DEBIAN_SOURCES);
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].types, ["deb"]);
-        assert_eq!(got[0].uris, ["http://deb.debian.org/debian"]);
+        assert_eq!(got[0].uris, ["http://mirror.example.org/debian"]);
         assert_eq!(got[0].suites, ["bookworm", "bookworm-updates"]);
         assert_eq!(got[0].components, ["main"]);
         assert!(got[0].enabled);
-        assert_eq!(got[1].uris, ["http://deb.debian.org/debian-security"]);
+        assert_eq!(got[1].uris, ["http://mirror.example.org/debian-security"]);
         assert_eq!(got[1].suites, ["bookworm-security"]);
     }
 
@@ -261,17 +261,17 @@ Architectures: amd64
     fn one_line_with_options_and_comments() {
         let text = "\
 # deb http://commented.example/debian bookworm main
-deb [arch=amd64 signed-by=/usr/share/keyrings/k.gpg] http://deb.debian.org/debian bookworm main contrib # trailing
-deb-src http://deb.debian.org/debian bookworm main
+deb [arch=amd64 signed-by=/usr/share/keyrings/k.gpg] http://mirror.example.org/debian bookworm main contrib # trailing
+deb-src http://mirror.example.org/debian bookworm main
 deb [ enabled=no ] http://off.example/debian trixie main
-deb http://security.debian.org/debian-security bookworm-security main
+deb http://security.example.org/debian-security bookworm-security main
 
 garbage line
 deb [unterminated http://x bookworm main
 ";
         let got = parse_one_line(text);
         assert_eq!(got.len(), 4);
-        assert_eq!(got[0].uris, ["http://deb.debian.org/debian"]);
+        assert_eq!(got[0].uris, ["http://mirror.example.org/debian"]);
         assert_eq!(got[0].suites, ["bookworm"]);
         assert_eq!(got[0].components, ["main", "contrib"]);
         assert!(got[0].is_active_binary());

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use kmatrix_kernel::modules::build_index;
 use kmatrix_kernel::package::{ExtractOptions, extract_debs};
 
 fn main() -> ExitCode {
@@ -52,15 +51,12 @@ fn run(dest: &std::path::Path, debs: &[PathBuf]) -> Result<(), kmatrix_kernel::K
         extracted
     );
     if let Some(dir) = &k.modules_dir {
-        let start = Instant::now();
-        let index = build_index(dir)?;
-        index.write_files(dir)?;
+        k.index.write_files(dir)?;
         println!(
-            "index {} modules, {} unresolved, {} cyclic; {:.2?}",
-            index.modules().len(),
-            index.unresolved().len(),
-            index.cyclic().len(),
-            start.elapsed()
+            "index: {} modules, {} unresolved dependencies, {} in cycles",
+            k.index.modules().len(),
+            k.index.unresolved().len(),
+            k.index.cyclic().len(),
         );
     }
     Ok(())

@@ -136,8 +136,9 @@ fn run_kernel(
     log_dir: &std::path::Path,
     sink: &dyn EventSink,
 ) -> KernelResult {
-    let error =
-        |err: PrepareError| KernelResult::error(&spec.display, err.class(), err.to_string());
+    let error = |err: PrepareError| {
+        KernelResult::error(&spec.display, err.class(), crate::error::one_line(&err))
+    };
     let kernel = match context.prepare(id, spec, log_dir, sink) {
         Ok(kernel) => kernel,
         Err(err) => return error(err),

@@ -170,3 +170,43 @@ pub enum QemuError {
         source: std::io::Error,
     },
 }
+
+/// Renders an error and its causes on one line: `outer: cause: root cause`.
+///
+/// A cause whose text the message already contains is not repeated, so errors that embed their
+/// source in their own message and errors that only attach it read the same.
+pub fn one_line(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot fetch http://mirror/x")]
+    struct Attached(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("debian:6.1: {0}")]
+    struct Embedded(#[source] Attached);
+
+    #[test]
+    fn causes_are_appended_once() {
+        let err = Embedded(Attached(std::io::Error::other("connection refused")));
+        assert_eq!(
+            one_line(&err),
+            "debian:6.1: cannot fetch http://mirror/x: connection refused"
+        );
+    }
+}

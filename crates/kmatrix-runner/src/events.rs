@@ -63,6 +63,13 @@ pub enum Event {
         /// Expected size in bytes.
         size: u64,
     },
+    /// Something the user should know that does not stop the run (e.g. a fallback).
+    Notice {
+        /// The kernel.
+        kernel: KernelId,
+        /// The notice.
+        text: String,
+    },
     /// A package is available locally.
     Fetched {
         /// The kernel.

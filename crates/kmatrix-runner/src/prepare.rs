@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use kmatrix_debian::{Archive, DebArch, DebianError};
 use kmatrix_kernel::Arch;
-use kmatrix_kernel::package::{ExtractOptions, extract_image_deb, extract_system_map};
+use kmatrix_kernel::modules::ModuleIndex;
+use kmatrix_kernel::package::{ExtractOptions, extract_debs, extract_system_map};
 
 use crate::cache::{DirLock, fill_dir_atomic, sha256_file};
 use crate::error::PrepareError;
@@ -126,42 +127,36 @@ impl PrepareContext {
                     source,
                 };
                 let archive = self.archive().map_err(debian)?;
-                let resolved = archive.resolve(query, deb_arch(*arch)).map_err(debian)?;
-                sink.event(Event::Resolved {
-                    kernel: id.clone(),
-                    package: resolved.image.package.clone(),
-                    version: resolved.image.version.clone(),
-                    suite: resolved.suite.clone(),
-                });
-                let cached = archive
-                    .cache_dir()
-                    .join("debs")
-                    .join(format!("{}.deb", resolved.image.sha256));
-                if !cached.is_file() {
-                    sink.event(Event::Downloading {
+                let mut excluded = Vec::new();
+                let (resolved, debs) = loop {
+                    let resolved = archive
+                        .resolve_excluding(query, deb_arch(*arch), &excluded)
+                        .map_err(debian)?;
+                    sink.event(Event::Resolved {
                         kernel: id.clone(),
-                        url: format!(
-                            "{}/{}",
-                            resolved.base_url.trim_end_matches('/'),
-                            resolved.image.filename
-                        ),
-                        size: resolved.image.size,
+                        package: resolved.image.package.clone(),
+                        version: resolved.image.version.clone(),
+                        suite: resolved.suite.clone(),
                     });
-                }
-                let fetched = archive
-                    .fetch(&resolved.image, &resolved.base_url)
-                    .map_err(debian)?;
-                sink.event(Event::Fetched {
-                    kernel: id.clone(),
-                    path: fetched.path.clone(),
-                    source: if fetched.downloaded {
-                        FetchSource::Downloaded
-                    } else {
-                        FetchSource::Cached
-                    },
-                });
-                let key = resolved.image.sha256.clone();
-                self.extract_cached(id, &name, &key, &fetched.path, None, sink)
+                    match fetch_all(archive, &resolved, id, sink) {
+                        Ok(debs) => break (resolved, debs),
+                        Err(err)
+                            if err.is_not_served() && excluded.len() < MAX_MISSING_PACKAGES =>
+                        {
+                            let text = format!(
+                                "{}; trying the next newest kernel",
+                                crate::error::one_line(&err)
+                            );
+                            sink.event(Event::Notice {
+                                kernel: id.clone(),
+                                text,
+                            });
+                            excluded.push(resolved.image.sha256.clone());
+                        }
+                        Err(err) => return Err(debian(err)),
+                    }
+                };
+                self.extract_cached(id, &name, &resolved.image.sha256, &debs, None, sink)
             }
             KernelSource::Packages { image, debug } => {
                 let io = |path: &Path, source| PrepareError::Io {
@@ -178,7 +173,7 @@ impl PrepareContext {
                     id,
                     &name,
                     &crate::cache::short_hash(key.as_bytes()),
-                    image,
+                    std::slice::from_ref(image),
                     debug.as_deref(),
                     sink,
                 )
@@ -194,7 +189,7 @@ impl PrepareContext {
         id: &KernelId,
         spec: &str,
         key: &str,
-        image: &Path,
+        debs: &[PathBuf],
         debug: Option<&Path>,
         sink: &dyn EventSink,
     ) -> Result<PreparedKernel, PrepareError> {
@@ -220,8 +215,8 @@ impl PrepareContext {
                 spec: spec.to_string(),
                 source,
             };
-            let extracted = extract_image_deb(
-                image,
+            let extracted = extract_debs(
+                debs,
                 temp,
                 &ExtractOptions {
                     compress_modules: true,
@@ -233,7 +228,7 @@ impl PrepareContext {
                 Some(debug) => extract_system_map(debug, &system_map).map_err(kernel_error)?,
                 None => false,
             };
-            let index = module_index(spec, extracted.modules_dir.as_deref())?;
+            let index = index_files(spec, &extracted.index, temp)?;
             let part = KernelPart {
                 release: &extracted.release,
                 modules_dir: extracted.modules_dir.as_deref(),
@@ -307,6 +302,48 @@ fn read_meta(dir: &Path) -> Option<PreparedKernel> {
     (prepared.vmlinuz.is_file() && prepared.kernel_cpio.is_file()).then_some(prepared)
 }
 
+/// At most this many listed-but-missing packages are passed over before giving up.
+const MAX_MISSING_PACKAGES: usize = 4;
+
+/// Downloads (or finds in the cache) every package of a resolved kernel.
+fn fetch_all(
+    archive: &Archive,
+    resolved: &kmatrix_debian::ResolvedKernel,
+    id: &KernelId,
+    sink: &dyn EventSink,
+) -> Result<Vec<PathBuf>, DebianError> {
+    let mut paths = Vec::new();
+    for package in resolved.packages() {
+        let cached = archive
+            .cache_dir()
+            .join("debs")
+            .join(format!("{}.deb", package.sha256));
+        if !cached.is_file() {
+            sink.event(Event::Downloading {
+                kernel: id.clone(),
+                url: format!(
+                    "{}/{}",
+                    resolved.base_url.trim_end_matches('/'),
+                    package.filename
+                ),
+                size: package.size,
+            });
+        }
+        let fetched = archive.fetch(package, &resolved.base_url)?;
+        sink.event(Event::Fetched {
+            kernel: id.clone(),
+            path: fetched.path.clone(),
+            source: if fetched.downloaded {
+                FetchSource::Downloaded
+            } else {
+                FetchSource::Cached
+            },
+        });
+        paths.push(fetched.path);
+    }
+    Ok(paths)
+}
+
 /// Generates `modules.dep` and `modules.alias` for a module tree.
 fn module_index(
     spec: &str,
@@ -320,6 +357,15 @@ fn module_index(
             spec: spec.to_string(),
             source,
         })?;
+    index_files(spec, &index, dir)
+}
+
+/// The text of `modules.dep` and `modules.alias` for `index`.
+fn index_files(
+    spec: &str,
+    index: &ModuleIndex,
+    dir: &Path,
+) -> Result<Vec<(&'static str, Vec<u8>)>, PrepareError> {
     let io = |source| PrepareError::Io {
         spec: spec.to_string(),
         action: "indexing modules in",

@@ -163,7 +163,7 @@ fn kernel_resolve(args: KernelArgs, fetch: bool) -> Result<i32, CliError> {
                 }
             }
             Err(err) => {
-                eprintln!("kmatrix: error: {err}");
+                eprintln!("kmatrix: error: {}", kmatrix_runner::error::one_line(&err));
                 let code = CliError::class(err.class(), anyhow!("")).code;
                 worst = if worst == exit_code::SUCCESS {
                     code

@@ -10,12 +10,17 @@ mod reporter;
 
 use clap::Parser;
 
+/// The error and its causes on one line.
+fn one_line(err: &anyhow::Error) -> String {
+    kmatrix_runner::error::one_line(err.as_ref())
+}
+
 fn main() {
     let cli = args::Cli::parse();
     let code = match commands::dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("kmatrix: error: {}", err.error);
+            eprintln!("kmatrix: error: {}", one_line(&err.error));
             err.code
         }
     };

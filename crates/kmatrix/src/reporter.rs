@@ -146,6 +146,7 @@ impl EventSink for Terminal {
                     &format!("downloading {url} ({:.1} MB)", size as f64 / 1e6),
                 );
             }
+            Event::Notice { kernel, text } => self.note(&kernel.spec, &text),
             Event::Fetched {
                 kernel,
                 path,

@@ -104,7 +104,7 @@ pub(crate) fn walk_reader(
     // The ar reader wants to see the magic itself.
     let mut archive = ar::Archive::new(io::Cursor::new(magic).chain(input));
     loop {
-        let entry = match archive.next_entry() {
+        let mut entry = match archive.next_entry() {
             None => {
                 return Err(KernelError::NoDataTar {
                     deb: deb.to_path_buf(),
@@ -128,7 +128,6 @@ pub(crate) fn walk_reader(
         let Some(suffix) = name.strip_prefix("data.tar") else {
             continue;
         };
-        let mut entry = entry;
         let Some(codec) = Codec::from_suffix(suffix) else {
             return Err(KernelError::UnsupportedDataCompression {
                 deb: deb.to_path_buf(),

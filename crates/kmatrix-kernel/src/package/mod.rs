@@ -1,8 +1,10 @@
 //! Extracting the kernel image, config and modules from Debian kernel packages.
 //!
 //! The package is streamed once (ar → `data.tar.{xz,zst,gz}` → tar); files
-//! that are not needed are skipped without being written. See
-//! [`route`](self) for the package layouts handled.
+//! that are not needed are skipped without being written. Handled layouts:
+//! `boot/vmlinuz-<r>` with `lib/modules/<r>/` (bookworm) or
+//! `usr/lib/modules/<r>/` (trixie), and the split 7.x packages with
+//! everything under `usr/lib/modules/<r>/` (`vmlinuz`, `config`, modules).
 
 mod deb;
 mod route;

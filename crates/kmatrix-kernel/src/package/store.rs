@@ -2,6 +2,7 @@
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
+use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -90,9 +91,11 @@ pub(crate) fn with_pool<T>(
         };
         let result = body(&pool);
         drop(pool); // closes the channel so idle workers exit
-        let panicked = handles
-            .into_iter()
-            .fold(false, |p, h| h.join().is_err() || p);
+        // Join every worker (no short-circuit): each must finish before we return.
+        let mut panicked = false;
+        for h in handles {
+            panicked |= h.join().is_err();
+        }
         (result, panicked)
     });
     if let Some(e) = shared
@@ -130,7 +133,12 @@ fn worker(shared: &Shared) {
         if shared.failed.load(Ordering::Relaxed) {
             continue;
         }
-        match run_job(job, &mut compressor) {
+        let dest = job.dest.clone();
+        // A panicking worker would leave the producer blocked on a full
+        // channel; turn it into an error and keep draining instead.
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| run_job(job, &mut compressor)))
+            .unwrap_or(Err(KernelError::WorkerPanicked { path: dest }));
+        match outcome {
             Ok((n, module)) => {
                 shared.written.fetch_add(n, Ordering::Relaxed);
                 if let Some(m) = module {

@@ -102,6 +102,11 @@ fn extracts_bookworm_layout_compressing_modules() {
     assert!(!mods.join("build").exists());
     assert!(!dest.join("usr").exists() && !dest.join("boot").exists());
 
+    let deps = k.index.dependencies("af_key").unwrap();
+    assert_eq!(deps[0].path, "kernel/net/xfrm/xfrm_algo.ko.zst");
+    assert_eq!(k.index.get("af_key").unwrap().info.aliases, ["net-pf-15"]);
+    assert_eq!(k.index.modules().len(), 2);
+
     assert_eq!(k.stats.modules, 2);
     assert_eq!(
         k.stats.module_bytes_in,
@@ -153,6 +158,8 @@ fn reads_zst_gz_and_plain_data_members_with_usr_lib_modules() {
         // Already-compressed modules are kept as they are.
         let m = k.modules_dir.unwrap().join("kernel/net/key/af_key.ko.xz");
         assert_eq!(fs::read(m).unwrap(), ko_xz, "{member}");
+        let indexed = &k.index.get("af_key").unwrap().path;
+        assert_eq!(indexed, "kernel/net/key/af_key.ko.xz");
         assert_eq!(k.config, None);
     }
 }
@@ -308,6 +315,22 @@ fn vmlinuz_that_is_not_a_kernel() {
         err.to_string().contains(&format!("boot/vmlinuz-{R}")),
         "{err}"
     );
+}
+
+#[test]
+fn corrupt_module_is_reported_by_file() {
+    let tar = TarBuilder::new()
+        .file(&format!("./boot/vmlinuz-{R}"), &x86_bzimage(VERSION))
+        .file(
+            &format!("./lib/modules/{R}/kernel/junk.ko"),
+            b"not an ELF file",
+        )
+        .finish();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = write_deb(tmp.path(), "img.deb", &deb("data.tar.xz", &xz(&tar)));
+    let err = extract_image_deb(&d, &tmp.path().join("out"), &compress()).unwrap_err();
+    assert!(matches!(err, KernelError::ModuleElf { .. }), "{err}");
+    assert!(err.to_string().contains("kernel/junk.ko.zst"), "{err}");
 }
 
 #[test]
