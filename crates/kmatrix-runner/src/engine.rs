@@ -256,7 +256,7 @@ fn write_initramfs(
     for (index, program) in programs.iter().enumerate() {
         let closure = program.closure().map_err(|source| PrepareError::Program {
             spec: spec.to_string(),
-            source,
+            source: Box::new(source),
         })?;
         let guest = program
             .add_to(index, &closure, &mut part)

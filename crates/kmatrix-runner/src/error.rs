@@ -69,7 +69,7 @@ pub enum PrepareError {
         spec: String,
         /// The archive error.
         #[source]
-        source: kmatrix_debian::DebianError,
+        source: Box<kmatrix_debian::DebianError>,
     },
     /// Reading the package or the image failed.
     #[error("{spec}: {source}")]
@@ -78,7 +78,7 @@ pub enum PrepareError {
         spec: String,
         /// The extraction error.
         #[source]
-        source: kmatrix_kernel::KernelError,
+        source: Box<kmatrix_kernel::KernelError>,
     },
     /// A cache or scratch file could not be written or read.
     #[error("{spec}: {action} {path}: {source}")]
@@ -112,7 +112,7 @@ pub enum PrepareError {
         spec: String,
         /// The ELF error.
         #[source]
-        source: kmatrix_elf::ElfError,
+        source: Box<kmatrix_elf::ElfError>,
     },
     /// No guest init was built for this architecture.
     #[error("{spec}: no guest init for {arch} in this kmatrix build; {hint}")]
@@ -140,10 +140,7 @@ impl PrepareError {
     pub fn class(&self) -> ErrorClass {
         match self {
             PrepareError::WrongArch { .. } | PrepareError::Program { .. } => ErrorClass::Usage,
-            PrepareError::Debian {
-                source: kmatrix_debian::DebianError::UnknownKernel { .. },
-                ..
-            } => ErrorClass::Usage,
+            PrepareError::Debian { source, .. } if source.is_unknown_kernel() => ErrorClass::Usage,
             _ => ErrorClass::Environment,
         }
     }

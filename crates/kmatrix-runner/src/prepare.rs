@@ -95,7 +95,7 @@ impl PrepareContext {
         };
         let debian = |source| PrepareError::Debian {
             spec: spec.display.clone(),
-            source,
+            source: Box::new(source),
         };
         let archive = self.archive().map_err(debian)?;
         let resolved = archive.resolve(query, deb_arch(*arch)).map_err(debian)?;
@@ -124,7 +124,7 @@ impl PrepareContext {
             KernelSource::Debian { query, arch } => {
                 let debian = |source| PrepareError::Debian {
                     spec: name.clone(),
-                    source,
+                    source: Box::new(source),
                 };
                 let archive = self.archive().map_err(debian)?;
                 let mut excluded = Vec::new();
@@ -213,7 +213,7 @@ impl PrepareContext {
             std::fs::create_dir_all(temp).map_err(|e| io("creating", temp, e))?;
             let kernel_error = |source| PrepareError::Kernel {
                 spec: spec.to_string(),
-                source,
+                source: Box::new(source),
             };
             let extracted = extract_debs(
                 debs,
@@ -355,7 +355,7 @@ fn module_index(
     let index =
         kmatrix_kernel::modules::build_index(dir).map_err(|source| PrepareError::Kernel {
             spec: spec.to_string(),
-            source,
+            source: Box::new(source),
         })?;
     index_files(spec, &index, dir)
 }
@@ -395,7 +395,7 @@ fn prepare_image(
     };
     let kernel_error = |source| PrepareError::Kernel {
         spec: spec.to_string(),
-        source,
+        source: Box::new(source),
     };
     let bytes = std::fs::read(path).map_err(|e| io("reading", path, e))?;
     let info = kmatrix_kernel::image::detect(path, &bytes).map_err(kernel_error)?;

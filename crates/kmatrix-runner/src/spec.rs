@@ -359,7 +359,7 @@ mod tests {
         let err = parse_specs(&["debian:6.1".into()], Some(dir.path())).unwrap_err();
         assert!(matches!(err, SpecError::ModulesWithoutImage(_)));
         let image = touch(dir.path(), "bzImage");
-        let specs = parse_specs(&[image.clone()], Some(dir.path())).unwrap();
+        let specs = parse_specs(std::slice::from_ref(&image), Some(dir.path())).unwrap();
         assert_eq!(
             specs[0].source,
             KernelSource::Image {
