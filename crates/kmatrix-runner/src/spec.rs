@@ -212,8 +212,8 @@ fn deb_group(base: &str, files: Vec<PathBuf>) -> Result<KernelSpec, SpecError> {
     let (debug, images): (Vec<_>, Vec<_>) = files.iter().partition(|p| is_debug_archive(p));
     let problem = match (images.len(), debug.len()) {
         (1, 0 | 1) => None,
-        (0, _) => Some("no kernel image archive, only debug symbols"),
         (_, 2..) => Some("more than one debug-symbols archive"),
+        (0, _) => Some("no kernel image archive, only debug symbols"),
         _ => Some("more than one kernel image archive"),
     };
     if let Some(problem) = problem {
