@@ -68,6 +68,9 @@ pub enum RunError {
     /// The program to run does not exist.
     #[error("program not found: {}", .0.display())]
     ProgramNotFound(PathBuf),
+    /// The program path names a directory or a device.
+    #[error("program is not a regular file: {}", .0.display())]
+    ProgramNotAFile(PathBuf),
     /// The program is not a usable ELF executable, or a library it needs is missing.
     #[error(transparent)]
     Program(kmatrix_elf::ElfError),
@@ -88,7 +91,9 @@ impl RunError {
     /// The exit-status class of this error.
     pub fn class(&self) -> ErrorClass {
         match self {
-            RunError::ProgramNotFound(_) | RunError::Program(_) => ErrorClass::Usage,
+            RunError::ProgramNotFound(_) | RunError::ProgramNotAFile(_) | RunError::Program(_) => {
+                ErrorClass::Usage
+            }
             RunError::Io { .. } => ErrorClass::Environment,
         }
     }
@@ -103,6 +108,8 @@ pub fn run(options: &RunOptions, sink: &dyn EventSink) -> Result<Report, RunErro
         .collect::<Result<Vec<_>, _>>()?;
     let log_dir = run_log_dir(&options.cache_dir)?;
     let mut context = PrepareContext::new(options.cache_dir.clone(), options.mirror.clone());
+    // The KVM fallback is one fact about this machine: say it once, not once per kernel.
+    let mut fallback_shown = false;
     let mut kernels = Vec::new();
     for (index, spec) in options.kernels.iter().enumerate() {
         let id = KernelId {
@@ -116,7 +123,16 @@ pub fn run(options: &RunOptions, sink: &dyn EventSink) -> Result<Report, RunErro
                 format!("{spec}: not started, interrupted"),
             )
         } else {
-            run_kernel(options, &programs, &mut context, &id, spec, &log_dir, sink)
+            run_kernel(
+                options,
+                &programs,
+                &mut context,
+                &id,
+                spec,
+                &log_dir,
+                sink,
+                &mut fallback_shown,
+            )
         };
         sink.event(Event::KernelFinished {
             kernel: id,
@@ -135,6 +151,7 @@ fn run_kernel(
     spec: &KernelSpec,
     log_dir: &std::path::Path,
     sink: &dyn EventSink,
+    fallback_shown: &mut bool,
 ) -> KernelResult {
     let error = |err: PrepareError| {
         KernelResult::error(&spec.display, err.class(), crate::error::one_line(&err))
@@ -187,7 +204,9 @@ fn run_kernel(
         &options.cache_dir,
     ) {
         Ok((accel, notice)) => {
-            if let Some(reason) = notice {
+            if let Some(reason) = notice
+                && !std::mem::replace(fallback_shown, true)
+            {
                 sink.event(Event::AccelFallback { reason });
             }
             accel

@@ -72,7 +72,7 @@ pub enum PrepareError {
         source: Box<kmatrix_debian::DebianError>,
     },
     /// Reading the package or the image failed.
-    #[error("{spec}: {source}")]
+    #[error("{}", prefixed(spec, source))]
     Kernel {
         /// The kernel spec.
         spec: String,
@@ -166,6 +166,16 @@ pub enum QemuError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// `spec: message`, unless the message already names the spec (local package paths).
+fn prefixed(spec: &str, source: &dyn std::error::Error) -> String {
+    let message = source.to_string();
+    if message.contains(spec) {
+        message
+    } else {
+        format!("{spec}: {message}")
+    }
 }
 
 /// Renders an error and its causes on one line: `outer: cause: root cause`.

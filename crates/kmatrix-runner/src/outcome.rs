@@ -70,8 +70,9 @@ pub struct TestResult {
 /// Why a kernel ended in [`KernelOutcome::Error`] (or a crash, with detail).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KernelProblem {
-    /// Exit-status class, for errors.
-    pub class: ErrorClass,
+    /// Exit-status class, for kernels whose outcome is `error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<ErrorClass>,
     /// One-line description naming the kernel and the cause.
     pub message: String,
     /// Last lines of the kernel console, when the guest crashed or hung.
@@ -118,7 +119,7 @@ impl KernelResult {
             run_ms: None,
             console_log: None,
             problem: Some(KernelProblem {
-                class,
+                class: Some(class),
                 message,
                 console_tail: Vec::new(),
             }),
@@ -157,7 +158,7 @@ impl Report {
             .iter()
             .filter(|k| k.outcome == KernelOutcome::Error);
         let worst = classes
-            .filter_map(|k| k.problem.as_ref().map(|p| p.class))
+            .filter_map(|k| k.problem.as_ref().and_then(|p| p.class))
             .min();
         match worst {
             Some(ErrorClass::Usage) => exit_code::USAGE,
@@ -188,7 +189,7 @@ mod tests {
         let mut result = KernelResult::error("debian:6.1", ErrorClass::Environment, String::new());
         result.outcome = outcome;
         result.problem = class.map(|class| KernelProblem {
-            class,
+            class: Some(class),
             message: String::new(),
             console_tail: vec![],
         });

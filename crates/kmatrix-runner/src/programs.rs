@@ -54,6 +54,9 @@ pub(crate) fn resolve(request: &ProgramRequest) -> Result<ResolvedProgram, RunEr
         path: found.clone(),
         source,
     })?;
+    if !host_path.is_file() {
+        return Err(RunError::ProgramNotAFile(request.path.clone()));
+    }
     let elf = kmatrix_elf::inspect(&host_path).map_err(RunError::Program)?;
     let name = request
         .path
@@ -70,7 +73,7 @@ pub(crate) fn resolve(request: &ProgramRequest) -> Result<ResolvedProgram, RunEr
 
 fn locate(path: &Path) -> Option<PathBuf> {
     if path.components().count() > 1 || path.is_absolute() {
-        return path.is_file().then(|| path.to_path_buf());
+        return path.exists().then(|| path.to_path_buf());
     }
     if path.is_file() && std::env::var_os("PATH").is_none() {
         return Some(path.to_path_buf());

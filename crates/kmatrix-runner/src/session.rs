@@ -58,7 +58,7 @@ enum End {
 
 struct ProgramState {
     name: String,
-    started: bool,
+    started_at: Option<Instant>,
     finished: Option<(ProgramStatus, u64)>,
 }
 
@@ -78,7 +78,7 @@ impl Session<'_> {
             programs: Vec::new(),
         };
         let problem = |message: String| KernelProblem {
-            class: ErrorClass::Environment,
+            class: Some(ErrorClass::Environment),
             message,
             console_tail: vec![],
         };
@@ -140,7 +140,7 @@ impl Session<'_> {
             .iter()
             .map(|name| ProgramState {
                 name: name.clone(),
-                started: false,
+                started_at: None,
                 finished: None,
             })
             .collect();
@@ -194,7 +194,7 @@ impl Session<'_> {
                     Message::Log { level, text } => self.guest_note(level, text),
                     Message::ProgramStarted { index } => {
                         if let Some(program) = programs.get_mut(index as usize) {
-                            program.started = true;
+                            program.started_at.get_or_insert_with(Instant::now);
                             self.sink.event(Event::ProgramStarted {
                                 kernel: self.kernel.clone(),
                                 program: program.name.clone(),
@@ -221,7 +221,7 @@ impl Session<'_> {
                         duration_ms,
                     } => {
                         if let Some(program) = programs.get_mut(index as usize) {
-                            program.started = true;
+                            program.started_at.get_or_insert_with(Instant::now);
                             program.finished = Some((status, duration_ms));
                             let result = program_result(program, None);
                             self.sink.event(Event::ProgramFinished {
@@ -357,6 +357,7 @@ impl Outcome {
             ),
         };
         result.outcome = outcome;
+        let class = (outcome == KernelOutcome::Error).then_some(class);
         result.problem = Some(KernelProblem {
             class,
             message,
@@ -374,8 +375,15 @@ fn program_result(state: &ProgramState, running: Option<ProgramOutcome>) -> Prog
         }
         Some((ProgramStatus::TimedOut, ms)) => (ProgramOutcome::TimedOut, None, None, ms),
         Some((ProgramStatus::SpawnFailed, ms)) => (ProgramOutcome::Failed, None, None, ms),
-        None if state.started => (running.unwrap_or(ProgramOutcome::Crashed), None, None, 0),
-        None => (ProgramOutcome::Skipped, None, None, 0),
+        None => match state.started_at {
+            Some(at) => (
+                running.unwrap_or(ProgramOutcome::Crashed),
+                None,
+                None,
+                millis(at.elapsed()),
+            ),
+            None => (ProgramOutcome::Skipped, None, None, 0),
+        },
     };
     ProgramResult {
         name: state.name.clone(),

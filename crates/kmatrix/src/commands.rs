@@ -92,10 +92,22 @@ fn run(args: RunArgs) -> Result<i32, CliError> {
             .ok_or_else(|| CliError::usage(anyhow!("--env {pair}: expected NAME=VALUE")))?;
         env.push((name.into(), value.into()));
     }
-    if args.timeout == 0 || args.memory < 128 || args.cpus == 0 {
+    if args.timeout == 0 {
         return Err(CliError::usage(anyhow!(
-            "--timeout must be > 0, --memory >= 128 MiB and --cpus >= 1"
+            "--timeout must be at least 1 second"
         )));
+    }
+    if args.memory < 128 {
+        return Err(CliError::usage(anyhow!(
+            "--memory {} MiB is too small for a kernel; use at least 128",
+            args.memory
+        )));
+    }
+    if args.cpus == 0 {
+        return Err(CliError::usage(anyhow!("--cpus must be at least 1")));
+    }
+    if let Some(path) = &args.json {
+        check_report_path("--json", path)?;
     }
     let mut options = RunOptions::new(
         kernels,
@@ -135,6 +147,28 @@ fn run(args: RunArgs) -> Result<i32, CliError> {
         return Ok(128 + signal);
     }
     Ok(report.exit_code())
+}
+
+/// Refuses a report path that cannot be written, before any VM runs for minutes.
+fn check_report_path(flag: &str, path: &std::path::Path) -> Result<(), CliError> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(CliError::usage(anyhow!(
+            "{flag} {}: directory {} does not exist",
+            path.display(),
+            parent.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(CliError::usage(anyhow!(
+            "{flag} {}: is a directory",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 fn kernel_resolve(args: KernelArgs, fetch: bool) -> Result<i32, CliError> {

@@ -260,3 +260,28 @@ fn default_matrix_boots_every_long_term_kernel() {
         assert!(done.stdout.contains(&format!("] {release}\n")), "{done:?}");
     }
 }
+
+#[test]
+fn unwritable_json_path_is_refused_before_any_vm_starts() {
+    let output = kmatrix()
+        .args([
+            "run",
+            "--accel",
+            "tcg",
+            "--json",
+            "/nonexistent-kmatrix-dir/report.json",
+            "--kernel",
+            KERNEL,
+        ])
+        .args(["--", "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("directory /nonexistent-kmatrix-dir does not exist"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("booting"), "{stderr}");
+    assert!(!std::path::Path::new("/nonexistent-kmatrix-dir").exists());
+}
