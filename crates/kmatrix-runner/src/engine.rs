@@ -5,6 +5,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use kmatrix_wire::{Job, Program};
@@ -36,6 +38,8 @@ pub struct RunOptions {
     pub memory_mib: u32,
     /// Guest CPUs.
     pub cpus: u32,
+    /// Kernels run at the same time.
+    pub jobs: usize,
     /// Cache directory.
     pub cache_dir: PathBuf,
     /// Debian mirror.
@@ -55,6 +59,7 @@ impl RunOptions {
             timeout: Duration::from_secs(300),
             memory_mib: 1024,
             cpus: 2,
+            jobs: 1,
             cache_dir: crate::cache::default_cache_dir(),
             mirror: Mirror::System,
             env: Vec::new(),
@@ -99,19 +104,61 @@ impl RunError {
     }
 }
 
-/// Runs every program on every kernel, one kernel after another.
+/// Runs every program on every kernel, `options.jobs` kernels at a time. Results come back in
+/// matrix order whatever the order of completion.
 pub fn run(options: &RunOptions, sink: &dyn EventSink) -> Result<Report, RunError> {
     let programs = options
         .programs
         .iter()
         .map(crate::programs::resolve)
         .collect::<Result<Vec<_>, _>>()?;
-    let log_dir = run_log_dir(&options.cache_dir)?;
-    let mut context = PrepareContext::new(options.cache_dir.clone(), options.mirror.clone());
-    // The KVM fallback is one fact about this machine: say it once, not once per kernel.
-    let mut fallback_shown = false;
-    let mut kernels = Vec::new();
-    for (index, spec) in options.kernels.iter().enumerate() {
+    let matrix = Matrix {
+        options,
+        programs,
+        context: PrepareContext::new(options.cache_dir.clone(), options.mirror.clone()),
+        log_dir: run_log_dir(&options.cache_dir)?,
+        sink,
+        fallback_shown: AtomicBool::new(false),
+    };
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<KernelResult>>> = Mutex::new(vec![None; options.kernels.len()]);
+    let workers = options.jobs.clamp(1, options.kernels.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(spec) = options.kernels.get(index) else {
+                        break;
+                    };
+                    let result = matrix.kernel(index, spec);
+                    results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(result);
+                }
+            });
+        }
+    });
+    let kernels = results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(Report { kernels })
+}
+
+/// What every kernel of one run shares.
+struct Matrix<'a> {
+    options: &'a RunOptions,
+    programs: Vec<ResolvedProgram>,
+    context: PrepareContext,
+    log_dir: PathBuf,
+    sink: &'a dyn EventSink,
+    /// The KVM fallback is one fact about this machine: say it once, not once per kernel.
+    fallback_shown: AtomicBool,
+}
+
+impl Matrix<'_> {
+    fn kernel(&self, index: usize, spec: &KernelSpec) -> KernelResult {
         let id = KernelId {
             index,
             spec: spec.display.clone(),
@@ -123,125 +170,113 @@ pub fn run(options: &RunOptions, sink: &dyn EventSink) -> Result<Report, RunErro
                 format!("{spec}: not started, interrupted"),
             )
         } else {
-            run_kernel(
-                options,
-                &programs,
-                &mut context,
-                &id,
-                spec,
-                &log_dir,
-                sink,
-                &mut fallback_shown,
-            )
+            self.run_kernel(&id, spec)
         };
-        sink.event(Event::KernelFinished {
+        self.sink.event(Event::KernelFinished {
             kernel: id,
             result: Box::new(result.clone()),
         });
-        kernels.push(result);
-    }
-    Ok(Report { kernels })
-}
-
-fn run_kernel(
-    options: &RunOptions,
-    programs: &[ResolvedProgram],
-    context: &mut PrepareContext,
-    id: &KernelId,
-    spec: &KernelSpec,
-    log_dir: &std::path::Path,
-    sink: &dyn EventSink,
-    fallback_shown: &mut bool,
-) -> KernelResult {
-    let error = |err: PrepareError| {
-        KernelResult::error(&spec.display, err.class(), crate::error::one_line(&err))
-    };
-    let kernel = match context.prepare(id, spec, log_dir, sink) {
-        Ok(kernel) => kernel,
-        Err(err) => return error(err),
-    };
-    let result_if_error = |err: PrepareError| {
-        let mut result = error(err);
-        result.release = Some(kernel.release.clone());
-        result.arch = Some(kernel.arch.to_string());
         result
-    };
-    for program in programs {
-        if !program.runs_on(kernel.arch) {
-            return result_if_error(PrepareError::WrongArch {
-                spec: spec.display.clone(),
-                program: program.host_path.clone(),
-                program_arch: machine_name(program.elf.machine),
-                kernel_arch: kernel.arch.to_string(),
-            });
-        }
     }
-    let profile = ArchProfile::for_arch(kernel.arch);
-    let qemu = match profile.locate() {
-        Ok(qemu) => qemu,
-        Err(err) => {
-            let mut result = result_if_error(PrepareError::Io {
-                spec: spec.display.clone(),
-                action: "looking for",
-                path: profile.binary.into(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, err.to_string()),
-            });
-            if let Some(problem) = &mut result.problem {
-                problem.message = format!("{spec}: {err}");
+
+    fn run_kernel(&self, id: &KernelId, spec: &KernelSpec) -> KernelResult {
+        let (options, programs, log_dir, sink) = (
+            self.options,
+            &self.programs,
+            self.log_dir.as_path(),
+            self.sink,
+        );
+        let context = &self.context;
+        let error = |err: PrepareError| {
+            KernelResult::error(&spec.display, err.class(), crate::error::one_line(&err))
+        };
+        let kernel = match context.prepare(id, spec, log_dir, sink) {
+            Ok(kernel) => kernel,
+            Err(err) => return error(err),
+        };
+        let result_if_error = |err: PrepareError| {
+            let mut result = error(err);
+            result.release = Some(kernel.release.clone());
+            result.arch = Some(kernel.arch.to_string());
+            result
+        };
+        for program in programs {
+            if !program.runs_on(kernel.arch) {
+                return result_if_error(PrepareError::WrongArch {
+                    spec: spec.display.clone(),
+                    program: program.host_path.clone(),
+                    program_arch: machine_name(program.elf.machine),
+                    kernel_arch: kernel.arch.to_string(),
+                });
             }
-            return result;
         }
-    };
-    let initrd = log_dir.join(format!("{:02}-{}.initramfs", id.index, spec.slug()));
-    if let Err(err) = write_initramfs(options, programs, &kernel, &initrd, &spec.display) {
-        return result_if_error(err);
+        let profile = ArchProfile::for_arch(kernel.arch);
+        let qemu = match profile.locate() {
+            Ok(qemu) => qemu,
+            Err(err) => {
+                let mut result = result_if_error(PrepareError::Io {
+                    spec: spec.display.clone(),
+                    action: "looking for",
+                    path: profile.binary.into(),
+                    source: std::io::Error::new(std::io::ErrorKind::NotFound, err.to_string()),
+                });
+                if let Some(problem) = &mut result.problem {
+                    problem.message = format!("{spec}: {err}");
+                }
+                return result;
+            }
+        };
+        let initrd = log_dir.join(format!("{:02}-{}.initramfs", id.index, spec.slug()));
+        if let Err(err) = write_initramfs(options, programs, &kernel, &initrd, &spec.display) {
+            return result_if_error(err);
+        }
+        let accel = match resolve_accel(
+            options.accel,
+            &qemu,
+            kernel.arch,
+            &kernel.vmlinuz,
+            &options.cache_dir,
+        ) {
+            Ok((accel, notice)) => {
+                if let Some(reason) = notice
+                    && !self.fallback_shown.swap(true, Ordering::SeqCst)
+                {
+                    sink.event(Event::AccelFallback { reason });
+                }
+                accel
+            }
+            Err(message) => {
+                let _ = std::fs::remove_file(&initrd);
+                return KernelResult::error(
+                    &spec.display,
+                    ErrorClass::Environment,
+                    format!("{spec}: {message}"),
+                );
+            }
+        };
+        let vm = VmConfig {
+            qemu,
+            profile,
+            accel,
+            kernel: kernel.vmlinuz.clone(),
+            initrd: initrd.clone(),
+            memory_mib: options.memory_mib,
+            cpus: options.cpus,
+            channel_socket: channel_socket_path(&id.index.to_string()),
+        };
+        let session = Session {
+            kernel: id,
+            vm: &vm,
+            release: &kernel.release,
+            program_names: programs.iter().map(|p| p.name.clone()).collect(),
+            timeout: options.timeout,
+            console_log: console_log_path(log_dir, id.index, &spec.slug()),
+            sink,
+        };
+        let result = session.run();
+        let _ = std::fs::remove_file(&initrd);
+        result
     }
-    let accel = match resolve_accel(
-        options.accel,
-        &qemu,
-        kernel.arch,
-        &kernel.vmlinuz,
-        &options.cache_dir,
-    ) {
-        Ok((accel, notice)) => {
-            if let Some(reason) = notice
-                && !std::mem::replace(fallback_shown, true)
-            {
-                sink.event(Event::AccelFallback { reason });
-            }
-            accel
-        }
-        Err(message) => {
-            let _ = std::fs::remove_file(&initrd);
-            return KernelResult::error(
-                &spec.display,
-                ErrorClass::Environment,
-                format!("{spec}: {message}"),
-            );
-        }
-    };
-    let vm = VmConfig {
-        qemu,
-        profile,
-        accel,
-        kernel: kernel.vmlinuz.clone(),
-        initrd: initrd.clone(),
-        memory_mib: options.memory_mib,
-        cpus: options.cpus,
-        channel_socket: channel_socket_path(&id.index.to_string()),
-    };
-    let session = Session {
-        kernel: id,
-        vm: &vm,
-        release: &kernel.release,
-        program_names: programs.iter().map(|p| p.name.clone()).collect(),
-        timeout: options.timeout,
-        console_log: console_log_path(log_dir, id.index, &spec.slug()),
-        sink,
-    };
-    let result = session.run();
-    let _ = std::fs::remove_file(&initrd);
-    result
 }
 
 /// Writes kernel part + run part into one file for `-initrd`.
@@ -328,4 +363,27 @@ fn run_log_dir(cache_dir: &std::path::Path) -> Result<PathBuf, RunError> {
         }
     }
     Ok(dir)
+}
+
+/// How many VMs to run at once by default: one per CPU, but never more guests than fit in the
+/// memory available now (each guest's memory plus QEMU's own overhead).
+pub fn default_jobs(memory_mib: u32) -> usize {
+    const QEMU_OVERHEAD_MIB: u64 = 256;
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let available_mib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map(|kib| kib / 1024);
+    let by_memory = match available_mib {
+        Some(mib) => {
+            usize::try_from(mib / (u64::from(memory_mib) + QEMU_OVERHEAD_MIB)).unwrap_or(usize::MAX)
+        }
+        None => cpus,
+    };
+    cpus.min(by_memory).max(1)
 }

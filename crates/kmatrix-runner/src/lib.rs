@@ -41,7 +41,7 @@ pub mod watchdog;
 mod engine;
 mod guest;
 
-pub use engine::{RunError, RunOptions, run};
+pub use engine::{RunError, RunOptions, default_jobs, run};
 pub use error::{ErrorClass, PrepareError, SpecError};
 pub use events::{Event, EventSink, FetchSource, KernelId};
 pub use kmatrix_kernel::Arch;

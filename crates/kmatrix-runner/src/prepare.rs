@@ -48,7 +48,7 @@ pub struct PreparedKernel {
 pub struct PrepareContext {
     cache_dir: PathBuf,
     mirror: Mirror,
-    archive: Option<Archive>,
+    archive: std::sync::OnceLock<Archive>,
 }
 
 const META_FILE: &str = "kernel.meta";
@@ -59,28 +59,28 @@ impl PrepareContext {
         PrepareContext {
             cache_dir,
             mirror,
-            archive: None,
+            archive: std::sync::OnceLock::new(),
         }
     }
 
     /// The Debian archive client, created on first use.
-    pub fn archive(&mut self) -> Result<&Archive, DebianError> {
-        if self.archive.is_none() {
-            let mirror = match &self.mirror {
-                Mirror::System => kmatrix_debian::Mirror::from_system(Path::new("/"))?,
-                Mirror::Url(url) => kmatrix_debian::Mirror::from_url(url),
-            };
-            self.archive = Some(Archive::new(mirror, self.cache_dir.clone()));
+    pub fn archive(&self) -> Result<&Archive, DebianError> {
+        if let Some(archive) = self.archive.get() {
+            return Ok(archive);
         }
-        match &self.archive {
-            Some(archive) => Ok(archive),
-            None => unreachable!("set just above"),
-        }
+        let mirror = match &self.mirror {
+            Mirror::System => kmatrix_debian::Mirror::from_system(Path::new("/"))?,
+            Mirror::Url(url) => kmatrix_debian::Mirror::from_url(url),
+        };
+        // Two threads may both build one; the first stored wins and both are equivalent.
+        Ok(self
+            .archive
+            .get_or_init(|| Archive::new(mirror, self.cache_dir.clone())))
     }
 
     /// Resolves a `debian:` spec (and downloads its package when `fetch`); `None` for local kernels.
     pub fn resolve_debian(
-        &mut self,
+        &self,
         spec: &KernelSpec,
         fetch: bool,
     ) -> Result<
@@ -113,7 +113,7 @@ impl PrepareContext {
 
     /// Makes `spec` ready to boot, reporting progress to `sink`.
     pub fn prepare(
-        &mut self,
+        &self,
         id: &KernelId,
         spec: &KernelSpec,
         scratch: &Path,

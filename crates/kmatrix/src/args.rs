@@ -94,6 +94,9 @@ pub struct RunArgs {
     /// Guest CPUs.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub cpus: u32,
+    /// Kernels to run at the same time (default: one per CPU, as memory allows).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
     /// Extra environment variable for the program (repeatable).
     #[arg(long = "env", short = 'e', value_name = "NAME=VALUE")]
     pub env: Vec<String>,

@@ -124,6 +124,11 @@ fn run(args: RunArgs) -> Result<i32, CliError> {
     options.timeout = Duration::from_secs(args.timeout);
     options.memory_mib = args.memory;
     options.cpus = args.cpus;
+    options.jobs = match args.jobs {
+        Some(0) => return Err(CliError::usage(anyhow!("--jobs must be at least 1"))),
+        Some(jobs) => jobs,
+        None => kmatrix_runner::default_jobs(args.memory),
+    };
     options.cache_dir = cache_dir(&args.source.cache);
     options.mirror = mirror(&args.source);
     options.env = env;
@@ -173,7 +178,7 @@ fn check_report_path(flag: &str, path: &std::path::Path) -> Result<(), CliError>
 
 fn kernel_resolve(args: KernelArgs, fetch: bool) -> Result<i32, CliError> {
     let specs = specs_or_default(&args.specs, None)?;
-    let mut context = PrepareContext::new(cache_dir(&args.source.cache), mirror(&args.source));
+    let context = PrepareContext::new(cache_dir(&args.source.cache), mirror(&args.source));
     let mut worst = exit_code::SUCCESS;
     for spec in &specs {
         match context.resolve_debian(spec, fetch) {

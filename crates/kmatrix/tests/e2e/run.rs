@@ -285,3 +285,43 @@ fn unwritable_json_path_is_refused_before_any_vm_starts() {
     assert!(!stderr.contains("booting"), "{stderr}");
     assert!(!std::path::Path::new("/nonexistent-kmatrix-dir").exists());
 }
+
+#[test]
+fn parallel_run_gives_the_same_results_as_a_sequential_one() {
+    let outcomes = |jobs: &str| {
+        let done = run(&[
+            "--jobs",
+            jobs,
+            "-k",
+            "debian:5.10",
+            "-k",
+            KERNEL,
+            "-k",
+            "debian:6.12",
+            "--",
+            "/bin/uname",
+            "-r",
+        ]);
+        assert_eq!(done.code, Some(0), "{done:?}");
+        let kernels = done.json.as_ref().unwrap()["kernels"]
+            .as_array()
+            .unwrap()
+            .clone();
+        kernels
+            .iter()
+            .map(|k| {
+                let program = &k["programs"][0];
+                (
+                    k["spec"].clone(),
+                    k["release"].clone(),
+                    k["outcome"].clone(),
+                    program["outcome"].clone(),
+                    program["exit_code"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let sequential = outcomes("1");
+    assert_eq!(sequential.len(), 3);
+    assert_eq!(outcomes("3"), sequential);
+}
