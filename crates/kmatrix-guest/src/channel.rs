@@ -7,13 +7,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::{Mutex, PoisonError};
 
-use kmatrix_wire::{CHANNEL_DEVICE, Level, Message, encode_frame};
+use kmatrix_wire::{CHANNEL_DEVICE, CHANNEL_DEVICE_NUMBER, Level, Message, encode_frame};
 
 use crate::sys::{self, Errno};
-
-/// Major and minor number of `/dev/ttyS1` (the 8250 driver's second port).
-const CHANNEL_MAJOR: u32 = 4;
-const CHANNEL_MINOR: u32 = 65;
 
 /// Sends framed messages to a writer shared between threads; frames never interleave.
 pub struct Reporter<W> {
@@ -127,7 +123,7 @@ fn make_node() -> Result<(), Errno> {
     let _ = std::fs::create_dir_all("/dev");
     let path = std::ffi::CString::new(std::ffi::OsStr::new(CHANNEL_DEVICE).as_bytes())
         .map_err(|_| Errno(libc::EINVAL))?;
-    let dev = libc::makedev(CHANNEL_MAJOR, CHANNEL_MINOR);
+    let dev = libc::makedev(CHANNEL_DEVICE_NUMBER.0, CHANNEL_DEVICE_NUMBER.1);
     // SAFETY: `path` is a valid NUL-terminated string that outlives the call.
     if unsafe { libc::mknod(path.as_ptr(), libc::S_IFCHR | 0o600, dev) } != 0 {
         return Err(Errno::last());

@@ -46,8 +46,22 @@ pub const JOB_PATH: &str = "/kmatrix/job";
 /// Directory inside the initramfs holding the programs to run.
 pub const PROGRAMS_DIR: &str = "/kmatrix/programs";
 
-/// Name of the serial device the guest writes frames to (the second 8250 port on x86).
+/// The serial device the guest writes frames to: the second UART of the machine, which QEMU
+/// connects to kmatrix's socket (the first one is the kernel console). On x86 (q35) that is the
+/// second 8250 port; on arm64 (`virt`) the second PL011, which QEMU adds when given a second
+/// `-serial`. Chosen by the architecture the guest is compiled for.
+#[cfg(not(target_arch = "aarch64"))]
 pub const CHANNEL_DEVICE: &str = "/dev/ttyS1";
+/// The serial device the guest writes frames to (see the x86 variant).
+#[cfg(target_arch = "aarch64")]
+pub const CHANNEL_DEVICE: &str = "/dev/ttyAMA1";
+
+/// Major and minor number of [`CHANNEL_DEVICE`], for creating the node without devtmpfs.
+#[cfg(not(target_arch = "aarch64"))]
+pub const CHANNEL_DEVICE_NUMBER: (u32, u32) = (4, 65);
+/// Major and minor number of [`CHANNEL_DEVICE`] (ttyAMA1).
+#[cfg(target_arch = "aarch64")]
+pub const CHANNEL_DEVICE_NUMBER: (u32, u32) = (204, 65);
 
 /// What the guest runs, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -59,7 +59,9 @@ pub fn resolve_accel(
     kernel: &Path,
     cache_dir: &Path,
 ) -> Result<(Accel, Option<String>), String> {
-    if choice == AccelChoice::Tcg {
+    // A foreign architecture can only be emulated: that is not worth a notice.
+    let foreign = arch != crate::spec::host_arch();
+    if choice == AccelChoice::Tcg || (choice == AccelChoice::Auto && foreign) {
         return Ok((Accel::Tcg, None));
     }
     let verdict = kvm_verdict(qemu, arch, kernel, cache_dir);

@@ -73,25 +73,45 @@ pub fn finish(output: Output, json: &Path) -> Finished {
     }
 }
 
-/// Builds the fixture programs in `fixtures/guest-programs` once and returns the path of `name`.
+/// Builds the fixture programs in `fixtures/guest-programs` for the host once and returns the
+/// path of `name`.
 pub fn fixture(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/guest-programs");
-        let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("guest-programs");
-        let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
-            .arg("build")
-            .arg("--quiet")
-            .arg("--manifest-path")
-            .arg(root.join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target)
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the fixture programs failed");
-        target.join("debug")
-    });
-    dir.join(name)
+    BUILT.get_or_init(|| build_fixtures(None)).join(name)
+}
+
+/// Like [`fixture`], built as a static aarch64 program (`aarch64-unknown-linux-musl`, linked by
+/// the toolchain's `rust-lld`; `.ci/run` installs the target).
+pub fn aarch64_fixture(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| build_fixtures(Some("aarch64-unknown-linux-musl")))
+        .join(name)
+}
+
+fn build_fixtures(target: Option<&str>) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/guest-programs");
+    let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("guest-programs");
+    let mut command = Command::new(option_env!("CARGO").unwrap_or("cargo"));
+    command
+        .arg("build")
+        .arg("--quiet")
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"));
+    command.arg("--target-dir").arg(&target_dir);
+    if let Some(target) = target {
+        command.arg("--target").arg(target);
+        command.env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER", "rust-lld");
+    }
+    let status = command.status().expect("cargo runs");
+    assert!(
+        status.success(),
+        "building the fixture programs ({target:?}) failed"
+    );
+    match target {
+        Some(target) => target_dir.join(target).join("debug"),
+        None => target_dir.join("debug"),
+    }
 }
 
 /// Pids of live processes whose command line contains `needle`.

@@ -325,3 +325,24 @@ fn parallel_run_gives_the_same_results_as_a_sequential_one() {
     assert_eq!(sequential.len(), 3);
     assert_eq!(outcomes("3"), sequential);
 }
+
+#[test]
+fn arm64_kernel_boots_and_runs_a_static_arm64_program() {
+    let program = crate::harness::aarch64_fixture("whoami-kernel");
+    let done = run(&[
+        "--kernel",
+        "debian:6.1:arm64",
+        "--",
+        program.to_str().unwrap(),
+    ]);
+    assert_eq!(done.code, Some(0), "{done:?}");
+    let kernel = done.kernel();
+    assert_eq!(kernel["arch"], "aarch64");
+    let release = kernel["release"].as_str().unwrap();
+    assert!(release.ends_with("-cloud-arm64"), "{release}");
+    assert!(
+        done.stdout
+            .contains(&format!("[debian:6.1:arm64] aarch64 {release}\n")),
+        "{done:?}"
+    );
+}
