@@ -45,7 +45,9 @@ pub use engine::{RunError, RunOptions, default_jobs, run};
 pub use error::{ErrorClass, PrepareError, SpecError};
 pub use events::{Event, EventSink, FetchSource, KernelId};
 pub use kmatrix_kernel::Arch;
-pub use outcome::{KernelOutcome, KernelResult, ProgramOutcome, ProgramResult, Report, exit_code};
+pub use outcome::{
+    KernelOutcome, KernelResult, ProgramOutcome, ProgramResult, Report, TestOutcome, TestResult, exit_code,
+};
 pub use programs::ProgramRequest;
 pub use qemu::AccelChoice;
 pub use spec::{DEFAULT_MATRIX, KernelSource, KernelSpec, parse_specs};

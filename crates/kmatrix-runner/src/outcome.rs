@@ -56,15 +56,45 @@ pub struct ProgramResult {
     pub tests: Vec<TestResult>,
 }
 
-/// One test's result (filled in by per-test execution).
+/// How one test of a test binary ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestOutcome {
+    /// The test process exited 0.
+    Passed,
+    /// The test process exited non-zero or was killed by a signal.
+    Failed,
+    /// Marked `#[ignore]` and not asked for; not run.
+    Ignored,
+    /// It ran past its per-test timeout, or the VM timed out while it ran.
+    TimedOut,
+    /// The guest kernel crashed while it ran.
+    Crashed,
+    /// Not run because the guest ended before its turn.
+    Skipped,
+}
+
+/// One test's result: each test runs in its own process, so a crash or hang is its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TestResult {
-    /// Test name.
+    /// Test name, as `--exact` takes it.
     pub name: String,
-    /// `passed`, `failed`, `ignored` or `timed_out`.
-    pub outcome: String,
-    /// Wall time.
+    /// How it ended.
+    pub outcome: TestOutcome,
+    /// Wall time of its process.
     pub duration_ms: u64,
+    /// Exit status of its process, when it exited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Killing signal, when killed by one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// Captured standard output (kept for tests that did not pass).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub stdout: String,
+    /// Captured standard error (kept for tests that did not pass).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub stderr: String,
 }
 
 /// Why a kernel ended in [`KernelOutcome::Error`] (or a crash, with detail).
