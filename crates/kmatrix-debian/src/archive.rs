@@ -2,17 +2,18 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread;
 
 use crate::cache;
 use crate::http::Http;
 use crate::index::{self, Pending, Step};
 use crate::kernel::{DebArch, KernelQuery};
+use crate::keyring::DEFAULT_KEYRING;
 use crate::packages::PackageEntry;
 use crate::release::{self, Release};
 use crate::resolve::{self, ResolvedKernel, SuiteIndex};
-use crate::{DebianError, Mirror};
+use crate::{DebianError, Keyring, Mirror};
 
 /// Suites searched by default, oldest first.
 pub const DEFAULT_SUITES: &[&str] = &[
@@ -41,9 +42,13 @@ pub struct Fetched {
 
 /// Looks up and downloads Debian cloud kernels, caching under a directory:
 /// `indexes/<sha256>.Packages.xz` (verified index files, named by the hash
-/// listed in `InRelease`), `indexes/<sha256>.kernels-v1` (the kernel entries
+/// listed in `InRelease`), `indexes/<sha256>.kernels-v2` (the kernel entries
 /// extracted from that verified index, to avoid decompressing ~60 MB per
 /// run) and `debs/<sha256>.deb`.
+///
+/// Each `InRelease` must carry a valid signature by a key of the keyring
+/// ([`DEFAULT_KEYRING`] unless [`Archive::with_keyring`] names another);
+/// the keyring file is read when the first `InRelease` arrives.
 ///
 /// Each suite's `InRelease` is fetched once per `Archive` (the first time a
 /// resolve needs that suite and architecture), so a new run notices archive
@@ -54,6 +59,10 @@ pub struct Archive {
     http: Http,
     cache_dir: PathBuf,
     suites: Vec<String>,
+    keyring_path: PathBuf,
+    /// Loaded on first use, so a client that finds everything cached or
+    /// fails to connect never needs the file.
+    keyring: OnceLock<Keyring>,
     /// Loaded suites per architecture; `None` = suite absent for that arch.
     loaded: Mutex<HashMap<(String, DebArch), Option<SuiteIndex>>>,
     /// Parsed `InRelease` per suite (shared by architectures); `None` = absent.
@@ -72,6 +81,8 @@ impl Archive {
             http: Http::new(),
             cache_dir,
             suites: DEFAULT_SUITES.iter().map(|s| s.to_string()).collect(),
+            keyring_path: PathBuf::from(DEFAULT_KEYRING),
+            keyring: OnceLock::new(),
             loaded: Mutex::new(HashMap::new()),
             releases: Mutex::new(HashMap::new()),
             loading: Mutex::new(()),
@@ -82,6 +93,28 @@ impl Archive {
     pub fn with_suites(mut self, suites: Vec<String>) -> Self {
         self.suites = suites;
         self
+    }
+
+    /// Verifies `InRelease` signatures with the OpenPGP keyring file at
+    /// `path` (binary or ASCII-armoured) instead of [`DEFAULT_KEYRING`].
+    pub fn with_keyring(mut self, path: impl Into<PathBuf>) -> Self {
+        self.keyring_path = path.into();
+        self.keyring = OnceLock::new();
+        self
+    }
+
+    /// The keyring file `InRelease` signatures are verified with.
+    pub fn keyring_path(&self) -> &Path {
+        &self.keyring_path
+    }
+
+    /// The keyring, loaded on first call; a failed load is retried next time.
+    fn keyring(&self) -> Result<&Keyring, DebianError> {
+        if let Some(keyring) = self.keyring.get() {
+            return Ok(keyring);
+        }
+        let keyring = Keyring::load(&self.keyring_path)?;
+        Ok(self.keyring.get_or_init(|| keyring))
     }
 
     /// The mirror in use.
@@ -205,14 +238,14 @@ impl Archive {
         loaded.insert((suite.to_string(), arch), index);
     }
 
-    /// The parsed `InRelease` of `suite`, fetched once per `Archive`;
-    /// `None` if the suite is absent.
+    /// The parsed, signature-verified `InRelease` of `suite`, fetched once
+    /// per `Archive`; `None` if the suite is absent.
     fn release(&self, base: &str, suite: &str) -> Result<Option<Release>, DebianError> {
         let mut releases = self.releases.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(known) = releases.get(suite) {
             return Ok(known.clone());
         }
-        let release = index::fetch_release(&self.http, base, suite)?;
+        let release = index::fetch_release(&self.http, || self.keyring(), base, suite)?;
         releases.insert(suite.to_string(), release.clone());
         Ok(release)
     }

@@ -192,6 +192,34 @@ pub(crate) fn store_verified(
     Ok(dest)
 }
 
+/// Checks that the cached file at `path` still has the SHA-256 `expected`
+/// it was verified and stored under; if not, removes it (so the next run
+/// downloads it again) and fails with [`DebianError::CacheMismatch`].
+pub(crate) fn check_cached(path: &Path, expected: &str) -> Result<(), DebianError> {
+    let mut file = File::open(path).map_err(cache_err(path))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(source) => return Err(cache_err(path)(source)),
+        }
+    }
+    let actual = hex(&hasher.finalize());
+    if actual.eq_ignore_ascii_case(expected) {
+        return Ok(());
+    }
+    // Best effort: the error below is what matters.
+    let _ = fs::remove_file(path);
+    Err(DebianError::CacheMismatch {
+        path: path.to_path_buf(),
+        expected: expected.to_string(),
+        actual,
+    })
+}
+
 /// Atomically writes derived data (not itself hash-listed anywhere) to
 /// `dir/name`.
 pub(crate) fn store_bytes(dir: &Path, name: &str, data: &[u8]) -> Result<PathBuf, DebianError> {

@@ -61,6 +61,45 @@ pub enum DebianError {
         /// The URL of the `InRelease` file.
         url: String,
     },
+    /// The OpenPGP keyring file could not be read.
+    #[error(
+        "cannot read OpenPGP keyring {} (install debian-archive-keyring or name another keyring)",
+        path.display()
+    )]
+    ReadKeyring {
+        /// The keyring file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// The OpenPGP keyring file holds no usable public key.
+    #[error("{} is not a usable OpenPGP keyring: {reason}", path.display())]
+    InvalidKeyring {
+        /// The keyring file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An `InRelease` file carries no OpenPGP signature.
+    #[error("{url} is not signed (no OpenPGP signature); refusing to trust it")]
+    UnsignedRelease {
+        /// The URL of the `InRelease` file.
+        url: String,
+    },
+    /// No signature of an `InRelease` file verifies with a key of the keyring.
+    #[error(
+        "{url} has no valid signature by a key in {}: {reason}",
+        keyring.display()
+    )]
+    BadSignature {
+        /// The URL of the `InRelease` file.
+        url: String,
+        /// The keyring file the signatures were checked against.
+        keyring: PathBuf,
+        /// Why each signature was rejected.
+        reason: String,
+    },
     /// A download's size differs from the size listed in the index.
     #[error("size mismatch for {url}: expected {expected} bytes, received {actual}")]
     SizeMismatch {
@@ -79,6 +118,21 @@ pub enum DebianError {
         /// Hash listed in the index.
         expected: String,
         /// Hash of the received data.
+        actual: String,
+    },
+    /// A cached, once verified file no longer has the SHA-256 it is stored
+    /// under (changed after download); it has been removed.
+    #[error(
+        "cached file {} was modified after download: SHA-256 is {actual}, expected {expected}; \
+         removed it, run again to download it afresh",
+        path.display()
+    )]
+    CacheMismatch {
+        /// The cached file.
+        path: PathBuf,
+        /// The SHA-256 it was verified and stored under.
+        expected: String,
+        /// Its SHA-256 now.
         actual: String,
     },
     /// Reading or writing the download cache failed.
@@ -156,6 +210,19 @@ impl DebianError {
     /// The mirror answered 404 for a file its own index lists.
     pub fn is_not_served(&self) -> bool {
         matches!(self, DebianError::HttpStatus { status: 404, .. })
+    }
+
+    /// The archive's authenticity could not be established: an unsigned
+    /// `InRelease`, one without a valid signature by a key of the keyring,
+    /// or a cached index modified after it was verified. The message names
+    /// the file.
+    pub fn is_verification_failure(&self) -> bool {
+        matches!(
+            self,
+            DebianError::UnsignedRelease { .. }
+                | DebianError::BadSignature { .. }
+                | DebianError::CacheMismatch { .. }
+        )
     }
 
     /// No kernel matches the query: the user's spec is wrong, not the network.

@@ -1,21 +1,26 @@
-//! Loading one suite's package index: `InRelease` → verified `Packages`
-//! file → kernel entries, with the on-disk cache in between.
+//! Loading one suite's package index: signed `InRelease` → verified
+//! `Packages` file → kernel entries, with the on-disk cache in between.
 
 use std::fs::{self, File};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::DebianError;
+use sha2::{Digest, Sha256};
+
 use crate::cache;
 use crate::http::Http;
 use crate::kernel::{self, DebArch};
 use crate::packages::{self, PackageEntry};
 use crate::release::{self, IndexFile, Release};
 use crate::resolve::SuiteIndex;
+use crate::{DebianError, Keyring};
 
 /// Bumped whenever the derived kernel-subset format or filter changes, so
 /// stale derived files are not reused.
-const DERIVED_SUFFIX: &str = "kernels-v1";
+const DERIVED_SUFFIX: &str = "kernels-v2";
+
+/// First-line prefix of a derived file, followed by the SHA-256 of the rest.
+const SEAL_PREFIX: &str = "kmatrix-kernels sha256=";
 
 /// Index compressions we can read, in order of preference.
 const COMPRESSIONS: &[(&str, Compression)] = &[
@@ -31,10 +36,12 @@ pub(crate) enum Compression {
     None,
 }
 
-/// Fetches and parses `<base>/dists/<suite>/InRelease`; `None` if the suite
-/// is absent (404).
-pub(crate) fn fetch_release(
+/// Fetches `<base>/dists/<suite>/InRelease`, verifies its signature with
+/// the keyring (obtained from `keyring` only once a file has arrived) and
+/// parses the signed text; `None` if the suite is absent (404).
+pub(crate) fn fetch_release<'k>(
     http: &Http,
+    keyring: impl FnOnce() -> Result<&'k Keyring, DebianError>,
     base: &str,
     suite: &str,
 ) -> Result<Option<Release>, DebianError> {
@@ -42,11 +49,27 @@ pub(crate) fn fetch_release(
     let Some(text) = http.get_text(&url)? else {
         return Ok(None);
     };
-    // OpenPGP verification of `text` against the Debian archive keyring
-    // belongs here, before anything from the file is trusted.
-    release::parse_inrelease(&text)
-        .map(Some)
-        .ok_or(DebianError::BadRelease { url })
+    // Nothing from the file is trusted before the signature is checked, and
+    // only the signed text is parsed, never what surrounds it.
+    let signed = keyring()?.verify_inrelease(&text, &url)?;
+    let release = release::parse_release(&signed);
+    if release.sha256.is_empty() {
+        return Err(DebianError::BadRelease { url });
+    }
+    Ok(Some(release))
+}
+
+/// The derived-file text for `body`: a first line with its SHA-256, so a
+/// damaged or edited file is noticed (and rebuilt from the verified index).
+fn seal(body: &str) -> String {
+    format!("{SEAL_PREFIX}{}\n{body}", cache::hex(&Sha256::digest(body)))
+}
+
+/// The body of a derived file, if its checksum line matches.
+fn unseal(text: &str) -> Option<&str> {
+    let (first, body) = text.split_once('\n')?;
+    let sum = first.strip_prefix(SEAL_PREFIX)?;
+    (sum == cache::hex(&Sha256::digest(body))).then_some(body)
 }
 
 /// What remains to be done to load one suite for one architecture.
@@ -88,11 +111,13 @@ pub(crate) fn plan(
     let dir = cache_dir.join("indexes");
     // Derived from a file verified under this hash; written atomically.
     let derived = dir.join(format!("{}.{DERIVED_SUFFIX}", file.sha256));
-    if let Ok(text) = fs::read_to_string(&derived) {
+    if let Ok(text) = fs::read_to_string(&derived)
+        && let Some(body) = unseal(&text)
+    {
         return Step::Ready(SuiteIndex {
             suite: suite.to_string(),
             base_url: base.to_string(),
-            entries: packages::parse(&text),
+            entries: packages::parse(body),
         });
     }
     Step::Load(Pending {
@@ -116,10 +141,20 @@ impl Pending {
             .rsplit_once("Packages")
             .map_or("", |(_, e)| e);
         let name = format!("{sha}.Packages{ext}");
-        let (path, _) = cache::get_or_create(&self.dir, &name, || self.download(http, &name))?;
+        let (path, downloaded) =
+            cache::get_or_create(&self.dir, &name, || self.download(http, &name))?;
+        if !downloaded {
+            // Trust a cached index only while it still has the verified hash
+            // it is named by; check before decompressing anything.
+            cache::check_cached(&path, sha)?;
+        }
         let entries = read_index(&path, self.compression)?;
         let derived = format!("{sha}.{DERIVED_SUFFIX}");
-        cache::store_bytes(&self.dir, &derived, packages::format(&entries).as_bytes())?;
+        cache::store_bytes(
+            &self.dir,
+            &derived,
+            seal(&packages::format(&entries)).as_bytes(),
+        )?;
         Ok(SuiteIndex {
             suite: self.suite.clone(),
             base_url: self.base.clone(),
@@ -249,7 +284,14 @@ mod tests {
         // Once the derived file exists, no download is needed.
         let dir = cache.path().join("indexes");
         fs::create_dir_all(&dir).unwrap();
-        fs::write(dir.join(format!("{sha}.{DERIVED_SUFFIX}")), sample_text()).unwrap();
+        let derived = dir.join(format!("{sha}.{DERIVED_SUFFIX}"));
+        // An unsealed (or edited) derived file is not used.
+        fs::write(&derived, sample_text()).unwrap();
+        assert!(matches!(
+            plan(&rel, "http://m/debian", "sid", DebArch::Amd64, cache.path()),
+            Step::Load(_)
+        ));
+        fs::write(&derived, seal(&sample_text())).unwrap();
         let Step::Ready(index) = plan(&rel, "http://m/debian", "sid", DebArch::Amd64, cache.path())
         else {
             panic!("expected the cached index");

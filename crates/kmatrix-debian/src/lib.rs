@@ -9,9 +9,11 @@
 //! * [`Archive::fetch`] downloads a package into a verified,
 //!   content-addressed cache.
 //!
-//! All downloads are checked against the SHA-256 sums of the index chain
-//! (`InRelease` → `Packages` → `.deb`). The `InRelease` signature itself is
-//! not yet verified (see [`release`]).
+//! Each suite's `InRelease` must carry a valid OpenPGP signature by a key of
+//! the [`Keyring`] ([`DEFAULT_KEYRING`] unless [`Archive::with_keyring`]
+//! names another); only its signed text is parsed. All downloads are then
+//! checked against the SHA-256 sums of the index chain (`InRelease` →
+//! `Packages` → `.deb`), and cached indexes again whenever they are read.
 
 mod archive;
 mod cache;
@@ -19,16 +21,19 @@ mod error;
 mod http;
 mod index;
 pub mod kernel;
+mod keyring;
 mod mirror;
 pub mod packages;
 pub mod release;
 pub mod resolve;
 pub mod sources;
+mod verify;
 pub mod version;
 
 pub use archive::{Archive, DEFAULT_SUITES, Fetched};
 pub use error::DebianError;
 pub use kernel::{DebArch, KernelQuery, ParseArchError, ParseQueryError};
+pub use keyring::{DEFAULT_KEYRING, Keyring};
 pub use mirror::{Mirror, is_debian_main_suite, is_debian_security_suite};
 pub use packages::PackageEntry;
 pub use resolve::{ResolvedKernel, SuiteIndex};
@@ -42,6 +47,7 @@ mod tests {
         fn check<T: Send + Sync + 'static>() {}
         check::<DebianError>();
         check::<Archive>();
+        check::<Keyring>();
         check::<ResolvedKernel>();
         check::<ParseQueryError>();
         check::<ParseArchError>();

@@ -1,10 +1,11 @@
 //! Parsing of a suite's `InRelease` (clearsigned `Release`) file.
 //!
-//! The signature is currently *not* verified: [`parse_inrelease`] only strips
-//! the OpenPGP armour. An OpenPGP verifier is meant to run on the raw
-//! `InRelease` bytes right before this parser (in `index::fetch_release`),
-//! rejecting the file or returning the signed text, which then feeds
-//! [`parse_release`] unchanged.
+//! These functions do not verify signatures. The archive client verifies
+//! each fetched `InRelease` with [`Keyring::verify_inrelease`], which
+//! returns the signed text, and parses only that with [`parse_release`].
+//! [`parse_inrelease`] merely strips the armour, for trusted local files.
+//!
+//! [`Keyring::verify_inrelease`]: crate::Keyring::verify_inrelease
 
 /// One file listed in the `SHA256:` section of a `Release` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,8 +85,8 @@ pub fn parse_release(text: &str) -> Release {
     release
 }
 
-/// Parses the signed text of an `InRelease` file; `None` if the armour is
-/// broken or no SHA256 section is present.
+/// Parses the signed text of an `InRelease` file *without checking the
+/// signature*; `None` if the armour is broken or no SHA256 section is present.
 pub fn parse_inrelease(text: &str) -> Option<Release> {
     let release = parse_release(&strip_clearsign(text)?);
     (!release.sha256.is_empty()).then_some(release)

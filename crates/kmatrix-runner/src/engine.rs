@@ -14,7 +14,7 @@ use kmatrix_wire::{Job, Program};
 use crate::error::{ErrorClass, PrepareError};
 use crate::events::{Event, EventSink, KernelId};
 use crate::initramfs::RunPart;
-use crate::outcome::{KernelResult, Report};
+use crate::outcome::{KernelOutcome, KernelResult, Report};
 use crate::prepare::{Mirror, PrepareContext, PreparedKernel};
 use crate::programs::{ProgramRequest, ResolvedProgram, machine_name};
 use crate::qemu::{
@@ -22,6 +22,7 @@ use crate::qemu::{
 };
 use crate::session::{Session, console_log_path};
 use crate::spec::KernelSpec;
+use crate::units::{Unit, all_passed, fold};
 
 /// Everything a run needs.
 #[derive(Debug, Clone)]
@@ -112,9 +113,13 @@ pub fn run(options: &RunOptions, sink: &dyn EventSink) -> Result<Report, RunErro
         .iter()
         .map(crate::programs::resolve)
         .collect::<Result<Vec<_>, _>>()?;
+    let names: Vec<String> = programs.iter().map(|p| p.name.clone()).collect();
+    let units = crate::units::units(&options.programs, &names);
     let matrix = Matrix {
         options,
         programs,
+        names,
+        units,
         context: PrepareContext::new(options.cache_dir.clone(), options.mirror.clone()),
         log_dir: run_log_dir(&options.cache_dir)?,
         sink,
@@ -150,6 +155,10 @@ pub fn run(options: &RunOptions, sink: &dyn EventSink) -> Result<Report, RunErro
 struct Matrix<'a> {
     options: &'a RunOptions,
     programs: Vec<ResolvedProgram>,
+    /// Display name of each program.
+    names: Vec<String>,
+    /// The processes each guest runs.
+    units: Vec<Unit>,
     context: PrepareContext,
     log_dir: PathBuf,
     sink: &'a dyn EventSink,
@@ -227,7 +236,14 @@ impl Matrix<'_> {
             }
         };
         let initrd = log_dir.join(format!("{:02}-{}.initramfs", id.index, spec.slug()));
-        if let Err(err) = write_initramfs(options, programs, &kernel, &initrd, &spec.display) {
+        if let Err(err) = write_initramfs(
+            options,
+            programs,
+            &self.units,
+            &kernel,
+            &initrd,
+            &spec.display,
+        ) {
             return result_if_error(err);
         }
         let accel = match resolve_accel(
@@ -268,13 +284,33 @@ impl Matrix<'_> {
             kernel: id,
             vm: &vm,
             release: &kernel.release,
-            program_names: programs.iter().map(|p| p.name.clone()).collect(),
+            program_names: self.units.iter().map(|u| u.name.clone()).collect(),
             timeout: options.timeout,
             console_log: console_log_path(log_dir, id.index, &spec.slug()),
             sink,
         };
-        let result = session.run();
+        let (mut result, captured) = session.run();
         let _ = std::fs::remove_file(&initrd);
+        if captured.len() == self.units.len() {
+            result.programs = fold(
+                &options.programs,
+                &self.names,
+                &self.units,
+                &result.programs,
+                &captured,
+            );
+            // The session judged the units; judge the folded programs (skips, ignored tests).
+            if matches!(
+                result.outcome,
+                KernelOutcome::Passed | KernelOutcome::Failed
+            ) {
+                result.outcome = if all_passed(&result.programs) {
+                    KernelOutcome::Passed
+                } else {
+                    KernelOutcome::Failed
+                };
+            }
+        }
         result
     }
 }
@@ -283,6 +319,7 @@ impl Matrix<'_> {
 fn write_initramfs(
     options: &RunOptions,
     programs: &[ResolvedProgram],
+    units: &[Unit],
     kernel: &PreparedKernel,
     out: &std::path::Path,
     spec: &str,
@@ -307,6 +344,7 @@ fn write_initramfs(
         ..Job::default()
     };
     let mut part = RunPart::new(init);
+    let mut guest_paths = Vec::new();
     for (index, program) in programs.iter().enumerate() {
         let closure = program.closure().map_err(|source| PrepareError::Program {
             spec: spec.to_string(),
@@ -315,11 +353,16 @@ fn write_initramfs(
         let guest = program
             .add_to(index, &closure, &mut part)
             .map_err(|source| io("reading", &program.host_path, source))?;
+        guest_paths.push(guest);
+    }
+    for unit in units {
         job.programs.push(Program {
-            name: program.name.clone(),
-            path: guest.into_bytes(),
-            args: program.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
-            timeout_ms: None,
+            name: unit.name.clone(),
+            path: guest_paths[unit.program].clone().into_bytes(),
+            args: unit.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            timeout_ms: unit
+                .timeout
+                .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
         });
     }
     part.set_job(&job.encode());

@@ -30,12 +30,15 @@ pub mod cache;
 pub mod error;
 pub mod events;
 pub mod initramfs;
+pub mod junit;
+pub mod local;
 pub mod outcome;
 pub mod prepare;
 pub mod programs;
 pub mod qemu;
 mod session;
 pub mod spec;
+mod units;
 pub mod watchdog;
 
 mod engine;
@@ -46,8 +49,9 @@ pub use error::{ErrorClass, PrepareError, SpecError};
 pub use events::{Event, EventSink, FetchSource, KernelId};
 pub use kmatrix_kernel::Arch;
 pub use outcome::{
-    KernelOutcome, KernelResult, ProgramOutcome, ProgramResult, Report, TestOutcome, TestResult, exit_code,
+    KernelOutcome, KernelResult, ProgramOutcome, ProgramResult, Report, TestOutcome, TestResult,
+    exit_code,
 };
-pub use programs::ProgramRequest;
+pub use programs::{ProgramRequest, TestRequest};
 pub use qemu::AccelChoice;
 pub use spec::{DEFAULT_MATRIX, KernelSource, KernelSpec, parse_specs};

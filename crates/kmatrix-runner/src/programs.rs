@@ -14,8 +14,26 @@ use crate::initramfs::RunPart;
 pub struct ProgramRequest {
     /// Path, or a bare name looked up in `PATH` as a shell would.
     pub path: PathBuf,
-    /// Arguments after `argv[0]`, passed verbatim.
+    /// Arguments after `argv[0]`, passed verbatim (plain programs).
     pub args: Vec<OsString>,
+    /// Name in reports; defaults to the file name.
+    pub name: Option<String>,
+    /// For a test binary: its tests, each run in its own process. Empty for a plain program.
+    pub tests: Vec<TestRequest>,
+    /// Limit for each process (the program, or each test), enforced inside the guest.
+    pub timeout: Option<std::time::Duration>,
+    /// Exit status that means "skipped" (77 in the automake convention), for plain programs.
+    pub skip_exit_code: Option<i32>,
+}
+
+/// One test of a test binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestRequest {
+    /// Test name, as reported.
+    pub name: String,
+    /// Arguments for the process that runs just this test (e.g. `--exact NAME`), or `None` to
+    /// report it as ignored without running it.
+    pub args: Option<Vec<OsString>>,
 }
 
 impl ProgramRequest {
@@ -27,6 +45,10 @@ impl ProgramRequest {
         ProgramRequest {
             path: path.into(),
             args: args.into_iter().map(Into::into).collect(),
+            name: None,
+            tests: Vec::new(),
+            timeout: None,
+            skip_exit_code: None,
         }
     }
 }
@@ -40,8 +62,6 @@ pub(crate) struct ResolvedProgram {
     pub host_path: PathBuf,
     /// The program's ELF header facts.
     pub elf: ElfInfo,
-    /// Arguments.
-    pub args: Vec<OsString>,
 }
 
 /// Finds, inspects and resolves the libraries of a program. Fails with a usage error naming
@@ -58,16 +78,17 @@ pub(crate) fn resolve(request: &ProgramRequest) -> Result<ResolvedProgram, RunEr
         return Err(RunError::ProgramNotAFile(request.path.clone()));
     }
     let elf = kmatrix_elf::inspect(&host_path).map_err(RunError::Program)?;
-    let name = request
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| host_path.display().to_string());
+    let name = request.name.clone().unwrap_or_else(|| {
+        request
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| host_path.display().to_string())
+    });
     Ok(ResolvedProgram {
         name,
         host_path,
         elf,
-        args: request.args.clone(),
     })
 }
 

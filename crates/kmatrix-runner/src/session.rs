@@ -20,6 +20,7 @@ use crate::error::ErrorClass;
 use crate::events::{Event, EventSink, KernelId};
 use crate::outcome::{KernelOutcome, KernelProblem, KernelResult, ProgramOutcome, ProgramResult};
 use crate::qemu::{QemuChild, VmConfig, interrupted_by};
+use crate::units::Captured;
 use crate::watchdog::{ConsoleTail, Fatal, check_line};
 
 /// Lines of console kept for the report of a crashed or hung guest.
@@ -60,11 +61,12 @@ struct ProgramState {
     name: String,
     started_at: Option<Instant>,
     finished: Option<(ProgramStatus, u64)>,
+    captured: Captured,
 }
 
 impl Session<'_> {
     /// Boots the VM and runs it to the end. Never fails: every problem becomes part of the result.
-    pub(crate) fn run(self) -> KernelResult {
+    pub(crate) fn run(self) -> (KernelResult, Vec<Captured>) {
         let mut result = KernelResult {
             spec: self.kernel.spec.clone(),
             release: Some(self.release.to_string()),
@@ -90,7 +92,7 @@ impl Session<'_> {
                     self.kernel.spec,
                     self.console_log.display()
                 )));
-                return result;
+                return (result, Vec::new());
             }
         };
         let _ = std::fs::remove_file(&self.vm.channel_socket);
@@ -102,7 +104,7 @@ impl Session<'_> {
                     self.kernel.spec,
                     self.vm.channel_socket.display()
                 )));
-                return result;
+                return (result, Vec::new());
             }
         };
         self.sink.event(Event::VmStarting {
@@ -118,7 +120,7 @@ impl Session<'_> {
             Err(err) => {
                 result.problem = Some(problem(format!("{}: {err}", self.kernel.spec)));
                 let _ = std::fs::remove_file(&self.vm.channel_socket);
-                return result;
+                return (result, Vec::new());
             }
         };
         let (tx, rx) = mpsc::channel();
@@ -128,8 +130,13 @@ impl Session<'_> {
         // Unblock the channel thread if QEMU never connected, then remove the socket.
         let _ = UnixStream::connect(&self.vm.channel_socket);
         let _ = std::fs::remove_file(&self.vm.channel_socket);
+        let captured = outcome
+            .programs
+            .iter()
+            .map(|p| p.captured.clone())
+            .collect();
         outcome.finish(&mut result, &self);
-        result
+        (result, captured)
     }
 
     fn drive(&self, rx: &Receiver<Input>, started: Instant, result: &mut KernelResult) -> Outcome {
@@ -141,6 +148,7 @@ impl Session<'_> {
             .map(|name| ProgramState {
                 name: name.clone(),
                 started_at: None,
+                captured: Captured::default(),
                 finished: None,
             })
             .collect();
@@ -206,7 +214,12 @@ impl Session<'_> {
                         stream,
                         data,
                     } => {
-                        if let Some(program) = programs.get(index as usize) {
+                        if let Some(program) = programs.get_mut(index as usize) {
+                            let buffer = match stream {
+                                kmatrix_wire::Stream::Stdout => &mut program.captured.stdout,
+                                kmatrix_wire::Stream::Stderr => &mut program.captured.stderr,
+                            };
+                            Captured::push(buffer, &data);
                             self.sink.event(Event::ProgramOutput {
                                 kernel: self.kernel.clone(),
                                 program: program.name.clone(),

@@ -19,6 +19,10 @@ pub struct Cli {
 pub enum Command {
     /// Run a program (with arguments) inside each kernel of the matrix.
     Run(RunArgs),
+    /// Build a Rust workspace's tests and run each test in each kernel of the matrix.
+    Test(TestArgs),
+    /// Build the same tests and run them on this machine's own kernel.
+    Local(LocalArgs),
     /// Resolve, download or list kernels.
     #[command(subcommand)]
     Kernel(KernelCommand),
@@ -27,9 +31,9 @@ pub enum Command {
 /// `kmatrix kernel ...`
 #[derive(Debug, Subcommand)]
 pub enum KernelCommand {
-    /// Print what each spec resolves to (package, version, suite, SHA-256).
+    /// Print what each spec resolves to (release, package, version, suite, SHA-256).
     Resolve(KernelArgs),
-    /// Download (and verify) each spec's kernel package into the cache.
+    /// Download (and verify) each spec's kernel packages into the cache.
     Fetch(KernelArgs),
     /// List the kernels extracted in the cache.
     List(CacheArgs),
@@ -38,7 +42,7 @@ pub enum KernelCommand {
 /// Arguments of `kernel resolve` and `kernel fetch`.
 #[derive(Debug, Args)]
 pub struct KernelArgs {
-    /// Kernel specs (`debian:6.1`, `debian:6.12:arm64`, `debian:6.1.0-50`). Default: the built-in matrix.
+    /// Kernel specs (`debian:6.1`, `debian:6.12:arm64`, `debian:6.1.0-57`). Default: the built-in matrix.
     pub specs: Vec<String>,
     #[command(flatten)]
     pub source: SourceArgs,
@@ -73,9 +77,9 @@ pub enum AccelArg {
     Tcg,
 }
 
-/// Arguments of `kmatrix run`.
+/// The kernel matrix and the VMs: shared by `run` and `test`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub struct VmArgs {
     /// Kernel to boot; repeat for a matrix. Default: debian:5.10, debian:6.1, debian:6.12.
     #[arg(long = "kernel", short = 'k', value_name = "SPEC")]
     pub kernels: Vec<String>,
@@ -97,18 +101,108 @@ pub struct RunArgs {
     /// Kernels to run at the same time (default: one per CPU, as memory allows).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
-    /// Extra environment variable for the program (repeatable).
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// Reports and verbosity: shared by `run`, `test` and `local`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Extra environment variable for the programs (repeatable).
     #[arg(long = "env", short = 'e', value_name = "NAME=VALUE")]
     pub env: Vec<String>,
     /// Write a JSON report to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Show more progress (cache hits, boot times, guest notes).
+    /// Write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Show more progress (cache hits, boot times, guest notes, test output).
     #[arg(long, short = 'v')]
     pub verbose: bool,
+}
+
+/// Arguments of `kmatrix run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub vm: VmArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Limit for each program in the guest, in seconds (a directory of programs: each one).
+    #[arg(long, value_name = "SECS")]
+    pub program_timeout: Option<u64>,
     /// The program to run in each guest, then its arguments (verbatim).
     #[arg(last = true, required = true, value_name = "PROGRAM [ARGS]")]
     pub command: Vec<OsString>,
+}
+
+/// Cargo's selection flags, passed through to `cargo test --no-run`.
+#[derive(Debug, Args)]
+pub struct CargoArgs {
+    /// Package to test (repeatable).
+    #[arg(long, short = 'p', value_name = "SPEC")]
+    pub package: Vec<String>,
+    /// Test all packages in the workspace.
+    #[arg(long)]
+    pub workspace: bool,
+    /// Exclude packages from the test (with --workspace).
+    #[arg(long, value_name = "SPEC")]
+    pub exclude: Vec<String>,
+    /// Features to activate.
+    #[arg(long, short = 'F', value_name = "FEATURES")]
+    pub features: Vec<String>,
+    /// Activate all features.
+    #[arg(long)]
+    pub all_features: bool,
+    /// Do not activate the `default` feature.
+    #[arg(long)]
+    pub no_default_features: bool,
+    /// Build for the target triple.
+    #[arg(long, value_name = "TRIPLE")]
+    pub target: Option<String>,
+    /// Build with this profile; repeat to run (and report) each profile's binaries separately.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Vec<String>,
+    /// Build in release mode (same as --profile release).
+    #[arg(long, short = 'r')]
+    pub release: bool,
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+}
+
+/// Arguments of `kmatrix test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub vm: VmArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    /// Limit for each test, in seconds, enforced inside the guest.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub test_timeout: u64,
+    /// Arguments for the test binaries (e.g. `--include-ignored`, filters).
+    #[arg(last = true, value_name = "TEST ARGS")]
+    pub test_args: Vec<OsString>,
+}
+
+/// Arguments of `kmatrix local`.
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    /// Command prefix for each test process (default: `sudo -E` unless root; "" runs directly).
+    #[arg(long, value_name = "CMD")]
+    pub runner: Option<String>,
+    /// Limit for each test, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub test_timeout: u64,
+    /// Arguments for the test binaries (e.g. `--include-ignored`, filters).
+    #[arg(last = true, value_name = "TEST ARGS")]
+    pub test_args: Vec<OsString>,
 }

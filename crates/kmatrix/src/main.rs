@@ -6,6 +6,7 @@
 
 mod args;
 mod commands;
+mod matrix;
 mod reporter;
 
 use clap::Parser;

@@ -11,17 +11,28 @@ use std::sync::Mutex;
 use kmatrix_runner::events::{GuestLevel, OutputStream};
 use kmatrix_runner::{Event, EventSink, KernelOutcome, KernelResult, ProgramOutcome, Report};
 
+/// What is being run, which decides how much of it is shown live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Programs: their output streams live, line by line.
+    Programs,
+    /// Test binaries: one line per test; output only with `--verbose` (failures show theirs at the end).
+    Tests,
+}
+
 /// Renders events for a person at a terminal (or a CI log).
 pub struct Terminal {
     verbose: bool,
+    mode: Mode,
     partial: Mutex<HashMap<(usize, bool), Vec<u8>>>,
 }
 
 impl Terminal {
     /// A reporter; `verbose` also shows cache hits, boot times and informational guest notes.
-    pub fn new(verbose: bool) -> Self {
+    pub fn new(verbose: bool, mode: Mode) -> Self {
         Terminal {
             verbose,
+            mode,
             partial: Mutex::new(HashMap::new()),
         }
     }
@@ -205,7 +216,11 @@ impl EventSink for Terminal {
                 stream,
                 data,
                 ..
-            } => self.output(kernel.index, &kernel.spec, stream, &data),
+            } => {
+                if self.mode == Mode::Programs || self.verbose {
+                    self.output(kernel.index, &kernel.spec, stream, &data);
+                }
+            }
             Event::ProgramFinished { kernel, result } => {
                 self.flush_partial(kernel.index, &kernel.spec);
                 let how = match (result.outcome, result.exit_code, result.signal) {

@@ -5,5 +5,8 @@
 //! runs, so only the first run downloads. VMs run under TCG unless a test is about the
 //! accelerator, so results do not depend on the machine's KVM.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod harness;
 mod run;
+mod test;
