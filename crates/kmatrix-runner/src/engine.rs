@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub cpus: u32,
     /// Kernels run at the same time.
     pub jobs: usize,
+    /// Matrix position of `kernels[0]`: non-zero when this run is one shard of a larger matrix.
+    pub index_offset: usize,
     /// Cache directory.
     pub cache_dir: PathBuf,
     /// Debian mirror.
@@ -61,6 +63,7 @@ impl RunOptions {
             memory_mib: 1024,
             cpus: 2,
             jobs: 1,
+            index_offset: 0,
             cache_dir: crate::cache::default_cache_dir(),
             mirror: Mirror::System,
             env: Vec::new(),
@@ -181,6 +184,8 @@ impl Matrix<'_> {
         } else {
             self.run_kernel(&id, spec)
         };
+        let mut result = result;
+        result.index = self.options.index_offset + index;
         self.sink.event(Event::KernelFinished {
             kernel: id,
             result: Box::new(result.clone()),

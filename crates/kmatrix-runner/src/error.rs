@@ -7,7 +7,9 @@
 use std::path::PathBuf;
 
 /// Which exit status an error leads to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
     /// Bad flag, unknown kernel spec, wrong-architecture program: exit status 2.

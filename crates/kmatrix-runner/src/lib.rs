@@ -54,4 +54,4 @@ pub use outcome::{
 };
 pub use programs::{ProgramRequest, TestRequest};
 pub use qemu::AccelChoice;
-pub use spec::{DEFAULT_MATRIX, KernelSource, KernelSpec, parse_specs};
+pub use spec::{DEFAULT_MATRIX, KernelSource, KernelSpec, Shard, parse_specs};

@@ -74,6 +74,7 @@ pub fn run_local(
     }
     let programs = fold(programs, &names, &units, &results, &captured);
     let result = KernelResult {
+        index: 0,
         spec: LOCAL_SPEC.to_string(),
         release: std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .ok()

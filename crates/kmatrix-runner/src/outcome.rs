@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorClass;
 
 /// How one kernel's run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KernelOutcome {
     /// Every program passed.
@@ -23,7 +23,7 @@ pub enum KernelOutcome {
 }
 
 /// How one program ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProgramOutcome {
     /// Exit status 0.
@@ -39,7 +39,7 @@ pub enum ProgramOutcome {
 }
 
 /// One program's result on one kernel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProgramResult {
     /// Program name.
     pub name: String,
@@ -48,7 +48,7 @@ pub struct ProgramResult {
     /// Exit status, when it exited.
     pub exit_code: Option<i32>,
     /// Killing signal, when it was killed by one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal: Option<i32>,
     /// Wall time in the guest.
     pub duration_ms: u64,
@@ -57,7 +57,7 @@ pub struct ProgramResult {
 }
 
 /// How one test of a test binary ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TestOutcome {
     /// The test process exited 0.
@@ -75,7 +75,7 @@ pub enum TestOutcome {
 }
 
 /// One test's result: each test runs in its own process, so a crash or hang is its own.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestResult {
     /// Test name, as `--exact` takes it.
     pub name: String,
@@ -84,35 +84,38 @@ pub struct TestResult {
     /// Wall time of its process.
     pub duration_ms: u64,
     /// Exit status of its process, when it exited.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
     /// Killing signal, when killed by one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal: Option<i32>,
     /// Captured standard output (kept for tests that did not pass).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stdout: String,
     /// Captured standard error (kept for tests that did not pass).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stderr: String,
 }
 
 /// Why a kernel ended in [`KernelOutcome::Error`] (or a crash, with detail).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KernelProblem {
     /// Exit-status class, for kernels whose outcome is `error`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<ErrorClass>,
     /// One-line description naming the kernel and the cause.
     pub message: String,
     /// Last lines of the kernel console, when the guest crashed or hung.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub console_tail: Vec<String>,
 }
 
 /// One kernel's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KernelResult {
+    /// Position of the kernel in the whole matrix (also when this run is one shard of it).
+    #[serde(default)]
+    pub index: usize,
     /// The spec as written.
     pub spec: String,
     /// Kernel release (`uname -r`), when known.
@@ -130,7 +133,7 @@ pub struct KernelResult {
     /// Console log file.
     pub console_log: Option<PathBuf>,
     /// What went wrong, when something did.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<KernelProblem>,
     /// Each program's result, in order.
     pub programs: Vec<ProgramResult>,
@@ -140,6 +143,7 @@ impl KernelResult {
     /// A result for a kernel that never got to run anything.
     pub fn error(spec: &str, class: ErrorClass, message: String) -> Self {
         KernelResult {
+            index: 0,
             spec: spec.to_string(),
             release: None,
             arch: None,
@@ -159,7 +163,7 @@ impl KernelResult {
 }
 
 /// The results of a whole run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// One entry per kernel, in matrix order.
     pub kernels: Vec<KernelResult>,

@@ -68,6 +68,7 @@ impl Session<'_> {
     /// Boots the VM and runs it to the end. Never fails: every problem becomes part of the result.
     pub(crate) fn run(self) -> (KernelResult, Vec<Captured>) {
         let mut result = KernelResult {
+            index: self.kernel.index,
             spec: self.kernel.spec.clone(),
             release: Some(self.release.to_string()),
             arch: Some(self.vm.profile.arch.to_string()),

@@ -369,3 +369,69 @@ mod tests {
         );
     }
 }
+
+/// One slice of a matrix: shard `index` (1-based) of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which shard, from 1.
+    pub index: usize,
+    /// How many shards in all.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let parsed = text
+            .split_once('/')
+            .and_then(|(k, n)| Some((k.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
+        match parsed {
+            Some((index, count)) if count >= 1 && (1..=count).contains(&index) => {
+                Ok(Shard { index, count })
+            }
+            _ => Err(format!(
+                "--shard {text}: expected K/N with 1 <= K <= N, e.g. 2/3"
+            )),
+        }
+    }
+}
+
+impl Shard {
+    /// The contiguous block of matrix positions this shard runs, out of `len` kernels. Shards
+    /// are disjoint, cover the matrix, and keep its order, so merging their reports in shard
+    /// order (or by kernel index) gives the unsharded report.
+    pub fn range(self, len: usize) -> std::ops::Range<usize> {
+        (self.index - 1) * len / self.count..self.index * len / self.count
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_disjoint_cover_the_matrix_and_keep_its_order() {
+        for len in 0..12 {
+            for count in 1..6 {
+                let mut covered = Vec::new();
+                for index in 1..=count {
+                    covered.extend(Shard { index, count }.range(len));
+                }
+                assert_eq!(
+                    covered,
+                    (0..len).collect::<Vec<_>>(),
+                    "len {len}, {count} shards"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn shard_syntax_is_checked() {
+        assert_eq!("2/3".parse::<Shard>(), Ok(Shard { index: 2, count: 3 }));
+        for bad in ["0/3", "4/3", "1/0", "x/2", "3", ""] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
+}

@@ -26,6 +26,55 @@ pub enum Command {
     /// Resolve, download or list kernels.
     #[command(subcommand)]
     Kernel(KernelCommand),
+    /// Print the kernel matrix for a CI system's own parallelism.
+    Matrix(MatrixArgs),
+    /// Work with JSON reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+/// `--format` of `kmatrix matrix`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MatrixFormat {
+    /// `{"kernel": [...]}` (or `{"shard": [...]}` with --shards), for `strategy.matrix` via `fromJSON`.
+    Github,
+    /// One entry per line.
+    Plain,
+}
+
+/// Arguments of `kmatrix matrix`.
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// Kernels of the matrix. Default: the built-in matrix (or the config file's).
+    #[arg(long = "kernel", short = 'k', value_name = "SPEC")]
+    pub kernels: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "github")]
+    pub format: MatrixFormat,
+    /// Print N shard names (`1/N` ... `N/N`) instead of the kernels.
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
+}
+
+/// `kmatrix report ...`
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Merge the JSON reports of shards into one summary, one JSON and one JUnit report.
+    Merge(MergeArgs),
+}
+
+/// Arguments of `kmatrix report merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// JSON reports written with --json by each shard.
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<PathBuf>,
+    /// Write the merged JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the merged JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// `kmatrix kernel ...`
@@ -101,6 +150,10 @@ pub struct VmArgs {
     /// Kernels to run at the same time (default: one per CPU, as memory allows).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
+    /// Run only slice K of N of the matrix (contiguous, deterministic); merge the reports with
+    /// `kmatrix report merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<kmatrix_runner::Shard>,
     #[command(flatten)]
     pub source: SourceArgs,
 }

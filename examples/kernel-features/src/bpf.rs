@@ -117,7 +117,7 @@ fn create_map(map: MapType, attr: MapCreateAttr) -> Result<OwnedFd, ProbeError> 
             Ok(unsafe { OwnedFd::from_raw_fd(fd) })
         }
         Err(errno @ Errno(libc::ENOSYS)) => Err(BPF_SYSCALL.missing(format!(
-            "{errno} (or the kernel was built without CONFIG_BPF_SYSCALL)"
+            "{errno}: not in this kernel, or CONFIG_BPF_SYSCALL is off"
         ))),
         Err(errno @ Errno(libc::EINVAL)) => Err(map.feature.missing(format!(
             "{errno}: the kernel does not know map type {}",

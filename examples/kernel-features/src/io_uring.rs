@@ -136,7 +136,7 @@ pub fn setup() -> Result<Ring, ProbeError> {
             Ok(Ring { fd })
         }
         Err(errno @ Errno(libc::ENOSYS)) => Err(IO_URING_SETUP.missing(format!(
-            "{errno} (or the kernel was built without CONFIG_IO_URING)"
+            "{errno}: not in this kernel, or CONFIG_IO_URING is off"
         ))),
         Err(errno @ Errno(libc::EPERM)) => match io_uring_disabled_sysctl() {
             Some(value) if value != "0" => Err(IO_URING_SETUP.disabled(format!(

@@ -71,7 +71,7 @@ pub fn abi_version() -> Result<u32, ProbeError> {
         Ok(abi) => u32::try_from(abi)
             .map_err(|_| LANDLOCK.unexpected(format!("ABI version {abi} is out of range"))),
         Err(errno @ Errno(libc::ENOSYS)) => Err(LANDLOCK.missing(format!(
-            "{errno} (or the kernel was built without CONFIG_SECURITY_LANDLOCK)"
+            "{errno}: not in this kernel, or CONFIG_SECURITY_LANDLOCK is off"
         ))),
         Err(errno @ Errno(libc::EOPNOTSUPP)) => Err(LANDLOCK.disabled(format!(
             "{errno}: built in but not enabled at boot (landlock is not in the lsm= list)"

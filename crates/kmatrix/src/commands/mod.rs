@@ -2,6 +2,7 @@
 //! to an exit status.
 
 mod kernel;
+mod report;
 mod run;
 mod test;
 
@@ -16,7 +17,7 @@ use kmatrix_runner::{
 };
 
 use crate::args::{
-    AccelArg, CacheArgs, Cli, Command, KernelCommand, ReportArgs, SourceArgs, VmArgs,
+    AccelArg, CacheArgs, Cli, Command, KernelCommand, ReportArgs, ReportCommand, SourceArgs, VmArgs,
 };
 
 /// An error with the exit status it calls for.
@@ -56,6 +57,8 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::Kernel(KernelCommand::Resolve(args)) => kernel::kernel_resolve(args, false),
         Command::Kernel(KernelCommand::Fetch(args)) => kernel::kernel_resolve(args, true),
         Command::Kernel(KernelCommand::List(args)) => kernel::kernel_list(args),
+        Command::Matrix(args) => report::matrix(args),
+        Command::Report(ReportCommand::Merge(args)) => report::merge(args),
     }
 }
 
@@ -101,7 +104,20 @@ fn check_report_args(report: &ReportArgs) -> Result<Vec<(OsString, OsString)>, C
 
 /// Engine options from the VM flags, validated without I/O.
 fn run_options(vm: &VmArgs, env: Vec<(OsString, OsString)>) -> Result<RunOptions, CliError> {
-    let kernels = specs_or_default(&vm.kernels, vm.modules.as_deref())?;
+    let mut kernels = specs_or_default(&vm.kernels, vm.modules.as_deref())?;
+    let mut index_offset = 0;
+    if let Some(shard) = vm.shard {
+        let range = shard.range(kernels.len());
+        index_offset = range.start;
+        kernels = kernels.drain(range).collect();
+        if kernels.is_empty() {
+            return Err(CliError::usage(anyhow!(
+                "--shard {}/{}: this shard has no kernels",
+                shard.index,
+                shard.count
+            )));
+        }
+    }
     if vm.timeout == 0 {
         return Err(CliError::usage(anyhow!(
             "--timeout must be at least 1 second"
@@ -130,6 +146,7 @@ fn run_options(vm: &VmArgs, env: Vec<(OsString, OsString)>) -> Result<RunOptions
         Some(jobs) => jobs,
         None => kmatrix_runner::default_jobs(vm.memory),
     };
+    options.index_offset = index_offset;
     options.cache_dir = cache_dir(&vm.source.cache);
     options.mirror = mirror(&vm.source);
     options.env = env;
