@@ -139,8 +139,12 @@ impl fmt::Debug for Keyring {
 }
 
 impl Cert {
-    /// Whether the primary key or a subkey is one of the named issuers.
+    /// Whether the primary key or a subkey is one of the named issuers; a
+    /// signature naming no issuer may come from any key.
     pub(crate) fn is_named(&self, ids: &[&KeyId], fps: &[&Fingerprint]) -> bool {
+        if ids.is_empty() && fps.is_empty() {
+            return true;
+        }
         let named = |id: KeyId, fp: Fingerprint| {
             ids.iter().any(|i| **i == id) || fps.iter().any(|f| **f == fp)
         };
@@ -194,17 +198,17 @@ fn evaluate(key: &SignedPublicKey) -> Result<Vec<Signer>, String> {
                 .filter(|sig| sig.is_certification() && !is_revocation(sig))
                 .map(move |sig| (sig, user))
         }),
-        |(sig, user)| sig.verify_certification(primary, Tag::UserId, &user.id),
+        |sig, user| sig.verify_certification(primary, Tag::UserId, &user.id),
     )
-    .map(|(sig, _)| sig)
     .or_else(|| {
         // Keys without user IDs carry their metadata in a direct-key signature.
         newest_valid(
             key.details
                 .direct_signatures
                 .iter()
-                .filter(|sig| sig.typ() == Some(SignatureType::Key)),
-            |sig| sig.verify_key(primary),
+                .filter(|sig| sig.typ() == Some(SignatureType::Key))
+                .map(|sig| (sig, ())),
+            |sig, ()| sig.verify_key(primary),
         )
     })
     .ok_or("no valid self-signature")?;
@@ -228,8 +232,9 @@ fn evaluate(key: &SignedPublicKey) -> Result<Vec<Signer>, String> {
         let binding = newest_valid(
             sub.signatures
                 .iter()
-                .filter(|sig| sig.typ() == Some(SignatureType::SubkeyBinding)),
-            |sig| sig.verify_subkey_binding(primary, &sub.key),
+                .filter(|sig| sig.typ() == Some(SignatureType::SubkeyBinding))
+                .map(|sig| (sig, ())),
+            |sig, ()| sig.verify_subkey_binding(primary, &sub.key),
         );
         let Some(binding) = binding.filter(|_| !revoked) else {
             continue;
@@ -261,32 +266,19 @@ fn evaluate(key: &SignedPublicKey) -> Result<Vec<Signer>, String> {
     Ok(signers)
 }
 
-/// The newest of `items` (by signature creation time) that `check` accepts;
-/// checks newest first, so usually only one signature is verified.
-fn newest_valid<'a, T: Copy + SigOf<'a>>(
-    items: impl Iterator<Item = T>,
-    check: impl Fn(T) -> pgp::errors::Result<()>,
-) -> Option<T> {
-    let mut items: Vec<T> = items.collect();
-    items.sort_by_key(|item| std::cmp::Reverse(created(item.sig())));
-    items.into_iter().find(|item| check(*item).is_ok())
-}
-
-/// Access to the signature of a candidate in [`newest_valid`].
-trait SigOf<'a> {
-    fn sig(&self) -> &'a Signature;
-}
-
-impl<'a> SigOf<'a> for &'a Signature {
-    fn sig(&self) -> &'a Signature {
-        self
-    }
-}
-
-impl<'a, U> SigOf<'a> for (&'a Signature, U) {
-    fn sig(&self) -> &'a Signature {
-        self.0
-    }
+/// The newest signature of `items` (by creation time) that `check` accepts
+/// together with its context; checks newest first, so usually only one
+/// signature is verified.
+fn newest_valid<'a, C: Copy>(
+    items: impl Iterator<Item = (&'a Signature, C)>,
+    check: impl Fn(&Signature, C) -> pgp::errors::Result<()>,
+) -> Option<&'a Signature> {
+    let mut items: Vec<_> = items.collect();
+    items.sort_by_key(|(sig, _)| std::cmp::Reverse(created(sig)));
+    items
+        .into_iter()
+        .find(|(sig, context)| check(sig, *context).is_ok())
+        .map(|(sig, _)| sig)
 }
 
 fn created(sig: &Signature) -> u64 {

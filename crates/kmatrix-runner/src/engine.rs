@@ -41,6 +41,10 @@ pub struct RunOptions {
     pub cpus: u32,
     /// Kernels run at the same time.
     pub jobs: usize,
+    /// Lock file pinning `debian:` specs (`kmatrix.lock`), if any.
+    pub lock: Option<PathBuf>,
+    /// Run from the lock file and the cache only.
+    pub offline: bool,
     /// Matrix position of `kernels[0]`: non-zero when this run is one shard of a larger matrix.
     pub index_offset: usize,
     /// Cache directory.
@@ -49,6 +53,10 @@ pub struct RunOptions {
     pub mirror: Mirror,
     /// Extra environment for the programs.
     pub env: Vec<(OsString, OsString)>,
+    /// Kernel modules (names or aliases) the guest loads before the first program.
+    pub modules: Vec<String>,
+    /// Extra host files copied into the guest: (host path, absolute guest path).
+    pub files: Vec<(PathBuf, PathBuf)>,
 }
 
 impl RunOptions {
@@ -64,9 +72,13 @@ impl RunOptions {
             cpus: 2,
             jobs: 1,
             index_offset: 0,
+            lock: None,
+            offline: false,
             cache_dir: crate::cache::default_cache_dir(),
             mirror: Mirror::System,
             env: Vec::new(),
+            modules: Vec::new(),
+            files: Vec::new(),
         }
     }
 }
@@ -83,6 +95,9 @@ pub enum RunError {
     /// The program is not a usable ELF executable, or a library it needs is missing.
     #[error(transparent)]
     Program(kmatrix_elf::ElfError),
+    /// The lock file is unreadable.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     /// A directory or file kmatrix needs could not be created or read.
     #[error("{action} {}: {source}", path.display())]
     Io {
@@ -103,6 +118,7 @@ impl RunError {
             RunError::ProgramNotFound(_) | RunError::ProgramNotAFile(_) | RunError::Program(_) => {
                 ErrorClass::Usage
             }
+            RunError::Lock(_) => ErrorClass::Usage,
             RunError::Io { .. } => ErrorClass::Environment,
         }
     }
@@ -123,7 +139,7 @@ pub fn run(options: &RunOptions, sink: &dyn EventSink) -> Result<Report, RunErro
         programs,
         names,
         units,
-        context: PrepareContext::new(options.cache_dir.clone(), options.mirror.clone()),
+        context: prepare_context(options)?,
         log_dir: run_log_dir(&options.cache_dir)?,
         sink,
         fallback_shown: AtomicBool::new(false),
@@ -152,6 +168,15 @@ pub fn run(options: &RunOptions, sink: &dyn EventSink) -> Result<Report, RunErro
         .flatten()
         .collect();
     Ok(Report { kernels })
+}
+
+fn prepare_context(options: &RunOptions) -> Result<PrepareContext, RunError> {
+    let mut context = PrepareContext::new(options.cache_dir.clone(), options.mirror.clone())
+        .offline(options.offline);
+    if let Some(lock) = &options.lock {
+        context = context.with_lock(lock.clone())?;
+    }
+    Ok(context)
 }
 
 /// What every kernel of one run shares.
@@ -369,6 +394,11 @@ fn write_initramfs(
                 .timeout
                 .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
         });
+    }
+    job.modules = options.modules.clone();
+    for (host, guest) in &options.files {
+        part.add_host_file(&guest.to_string_lossy(), host)
+            .map_err(|source| io("reading", host, source))?;
     }
     part.set_job(&job.encode());
     let file = File::create(out).map_err(|source| io("creating", out, source))?;

@@ -126,6 +126,23 @@ pub enum PrepareError {
         /// What to install.
         hint: String,
     },
+    /// `--offline` and something needed is not at hand.
+    #[error("{spec}: --offline: {missing}")]
+    Offline {
+        /// The kernel spec.
+        spec: String,
+        /// What is missing, and where it was looked for.
+        missing: String,
+    },
+    /// The lock file could not be updated.
+    #[error("{spec}: {source}")]
+    Lock {
+        /// The kernel spec.
+        spec: String,
+        /// The lock file error.
+        #[source]
+        source: crate::lock::LockError,
+    },
     /// Writing the initramfs archive failed.
     #[error("{spec}: building the initramfs: {source}")]
     Cpio {

@@ -32,6 +32,7 @@ pub mod events;
 pub mod initramfs;
 pub mod junit;
 pub mod local;
+pub mod lock;
 pub mod outcome;
 pub mod prepare;
 pub mod programs;

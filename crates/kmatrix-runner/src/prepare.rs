@@ -15,10 +15,13 @@ use kmatrix_kernel::Arch;
 use kmatrix_kernel::modules::ModuleIndex;
 use kmatrix_kernel::package::{ExtractOptions, extract_debs, extract_system_map};
 
+use std::sync::Mutex;
+
 use crate::cache::{DirLock, fill_dir_atomic, sha256_file};
 use crate::error::PrepareError;
 use crate::events::{Event, EventSink, FetchSource, KernelId};
 use crate::initramfs::{KernelPart, write_kernel_part};
+use crate::lock::{LockError, LockFile};
 use crate::spec::{KernelSource, KernelSpec};
 
 /// Where Debian packages come from.
@@ -43,12 +46,15 @@ pub struct PreparedKernel {
     pub kernel_cpio: PathBuf,
 }
 
-/// State shared by the kernels of one run: the cache and, once needed, the Debian archive.
+/// State shared by the kernels of one run: the cache, the lock file and, once needed, the
+/// Debian archive.
 #[derive(Debug)]
 pub struct PrepareContext {
     cache_dir: PathBuf,
     mirror: Mirror,
     archive: std::sync::OnceLock<Archive>,
+    lock: Option<(PathBuf, Mutex<LockFile>)>,
+    offline: bool,
 }
 
 const META_FILE: &str = "kernel.meta";
@@ -60,7 +66,146 @@ impl PrepareContext {
             cache_dir,
             mirror,
             archive: std::sync::OnceLock::new(),
+            lock: None,
+            offline: false,
         }
+    }
+
+    /// Pins `debian:` specs in the lock file at `path` (read now; updated as specs are resolved).
+    pub fn with_lock(mut self, path: PathBuf) -> Result<Self, LockError> {
+        let lock = LockFile::load(&path)?;
+        self.lock = Some((path, Mutex::new(lock)));
+        Ok(self)
+    }
+
+    /// Never touch the network: kernels come from the lock file and the cache only.
+    pub fn offline(mut self, offline: bool) -> Self {
+        self.offline = offline;
+        self
+    }
+
+    /// The packages of a `debian:` spec: pinned ones from the lock file, otherwise resolved
+    /// (newest first, passing over packages the mirror lists but does not serve) and pinned.
+    fn debian_packages(
+        &self,
+        id: &KernelId,
+        name: &str,
+        query: &kmatrix_debian::KernelQuery,
+        arch: Arch,
+        sink: &dyn EventSink,
+    ) -> Result<(kmatrix_debian::ResolvedKernel, Vec<PathBuf>), PrepareError> {
+        let debian = |source| PrepareError::Debian {
+            spec: name.to_string(),
+            source: Box::new(source),
+        };
+        let offline = |missing: String| PrepareError::Offline {
+            spec: name.to_string(),
+            missing,
+        };
+        let pinned = self.lock.as_ref().and_then(|(_, lock)| {
+            lock.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(name, deb_arch(arch))
+        });
+        if let Some(resolved) = pinned {
+            sink.event(Event::Resolved {
+                kernel: id.clone(),
+                package: resolved.image.package.clone(),
+                version: resolved.image.version.clone(),
+                suite: format!("{}, pinned", resolved.suite),
+            });
+            if self.offline {
+                let missing: Vec<String> = resolved
+                    .packages()
+                    .into_iter()
+                    .filter(|p| !self.cached_deb(p).is_file())
+                    .map(|p| format!("{} {} (sha256 {})", p.package, p.version, p.sha256))
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(offline(format!(
+                        "not in the cache {}: {}",
+                        self.cache_dir.display(),
+                        missing.join(", ")
+                    )));
+                }
+            }
+            let archive = self.archive().map_err(debian)?;
+            let debs = fetch_all(archive, &resolved, id, sink).map_err(debian)?;
+            return Ok((resolved, debs));
+        }
+        if self.offline {
+            let why = match &self.lock {
+                Some((path, _)) => format!("not pinned in {}", path.display()),
+                None => {
+                    "no lock file to take it from (use --lock FILE, or run once online)".to_string()
+                }
+            };
+            return Err(offline(why));
+        }
+        let archive = self.archive().map_err(debian)?;
+        let mut excluded = Vec::new();
+        let (resolved, debs) = loop {
+            let resolved = archive
+                .resolve_excluding(query, deb_arch(arch), &excluded)
+                .map_err(debian)?;
+            sink.event(Event::Resolved {
+                kernel: id.clone(),
+                package: resolved.image.package.clone(),
+                version: resolved.image.version.clone(),
+                suite: resolved.suite.clone(),
+            });
+            match fetch_all(archive, &resolved, id, sink) {
+                Ok(debs) => break (resolved, debs),
+                Err(err) if err.is_not_served() && excluded.len() < MAX_MISSING_PACKAGES => {
+                    let text = format!(
+                        "{}; trying the next newest kernel",
+                        crate::error::one_line(&err)
+                    );
+                    sink.event(Event::Notice {
+                        kernel: id.clone(),
+                        text,
+                    });
+                    excluded.push(resolved.image.sha256.clone());
+                }
+                Err(err) => return Err(debian(err)),
+            }
+        };
+        if let Some((path, lock)) = &self.lock {
+            let mut lock = lock.lock().unwrap_or_else(|p| p.into_inner());
+            lock.set(name, &resolved);
+            lock.save(path).map_err(|source| PrepareError::Lock {
+                spec: name.to_string(),
+                source,
+            })?;
+        }
+        Ok((resolved, debs))
+    }
+
+    /// Drops `spec`'s pin and resolves it again (downloading its packages, so a pin is only
+    /// written for packages the mirror really serves). `None` for local kernels.
+    pub fn repin(
+        &self,
+        id: &KernelId,
+        spec: &KernelSpec,
+        sink: &dyn EventSink,
+    ) -> Result<Option<kmatrix_debian::ResolvedKernel>, PrepareError> {
+        let KernelSource::Debian { query, arch } = &spec.source else {
+            return Ok(None);
+        };
+        if let Some((_, lock)) = &self.lock {
+            lock.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .kernels
+                .retain(|k| k.spec != spec.display);
+        }
+        let (resolved, _) = self.debian_packages(id, &spec.display, query, *arch, sink)?;
+        Ok(Some(resolved))
+    }
+
+    fn cached_deb(&self, package: &kmatrix_debian::PackageEntry) -> PathBuf {
+        self.cache_dir
+            .join("debs")
+            .join(format!("{}.deb", package.sha256))
     }
 
     /// The Debian archive client, created on first use.
@@ -122,40 +267,7 @@ impl PrepareContext {
         let name = spec.display.clone();
         match &spec.source {
             KernelSource::Debian { query, arch } => {
-                let debian = |source| PrepareError::Debian {
-                    spec: name.clone(),
-                    source: Box::new(source),
-                };
-                let archive = self.archive().map_err(debian)?;
-                let mut excluded = Vec::new();
-                let (resolved, debs) = loop {
-                    let resolved = archive
-                        .resolve_excluding(query, deb_arch(*arch), &excluded)
-                        .map_err(debian)?;
-                    sink.event(Event::Resolved {
-                        kernel: id.clone(),
-                        package: resolved.image.package.clone(),
-                        version: resolved.image.version.clone(),
-                        suite: resolved.suite.clone(),
-                    });
-                    match fetch_all(archive, &resolved, id, sink) {
-                        Ok(debs) => break (resolved, debs),
-                        Err(err)
-                            if err.is_not_served() && excluded.len() < MAX_MISSING_PACKAGES =>
-                        {
-                            let text = format!(
-                                "{}; trying the next newest kernel",
-                                crate::error::one_line(&err)
-                            );
-                            sink.event(Event::Notice {
-                                kernel: id.clone(),
-                                text,
-                            });
-                            excluded.push(resolved.image.sha256.clone());
-                        }
-                        Err(err) => return Err(debian(err)),
-                    }
-                };
+                let (resolved, debs) = self.debian_packages(id, &name, query, *arch, sink)?;
                 self.extract_cached(id, &name, &resolved.image.sha256, &debs, None, sink)
             }
             KernelSource::Packages { image, debug } => {

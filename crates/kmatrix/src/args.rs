@@ -86,6 +86,20 @@ pub enum KernelCommand {
     Fetch(KernelArgs),
     /// List the kernels extracted in the cache.
     List(CacheArgs),
+    /// Resolve specs again and rewrite their pins in the lock file.
+    Update(UpdateArgs),
+}
+
+/// Arguments of `kernel update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Specs to update (default: every spec pinned in the lock file).
+    pub specs: Vec<String>,
+    /// The lock file (default: kmatrix.lock next to kmatrix.toml).
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 /// Arguments of `kernel resolve` and `kernel fetch`.
@@ -126,7 +140,8 @@ pub enum AccelArg {
     Tcg,
 }
 
-/// The kernel matrix and the VMs: shared by `run` and `test`.
+/// The kernel matrix and the VMs: shared by `run` and `test`. Each flag overrides the
+/// configuration file (`kmatrix.toml`), which overrides the built-in default shown.
 #[derive(Debug, Args)]
 pub struct VmArgs {
     /// Kernel to boot; repeat for a matrix. Default: debian:5.10, debian:6.1, debian:6.12.
@@ -135,18 +150,18 @@ pub struct VmArgs {
     /// Module tree (lib/modules/<release>) for a bare kernel image given with --kernel.
     #[arg(long, value_name = "DIR")]
     pub modules: Option<PathBuf>,
-    /// Accelerator.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub accel: AccelArg,
-    /// Limit for each VM, from start to power-off, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
-    pub timeout: u64,
-    /// Guest memory in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 1024)]
-    pub memory: u32,
-    /// Guest CPUs.
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    pub cpus: u32,
+    /// Accelerator [default: auto].
+    #[arg(long, value_enum)]
+    pub accel: Option<AccelArg>,
+    /// Limit for each VM, from start to power-off, in seconds [default: 300].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Guest memory in MiB [default: 1024].
+    #[arg(long, value_name = "MIB")]
+    pub memory: Option<u32>,
+    /// Guest CPUs [default: 2].
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<u32>,
     /// Kernels to run at the same time (default: one per CPU, as memory allows).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
@@ -154,8 +169,25 @@ pub struct VmArgs {
     /// `kmatrix report merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<kmatrix_runner::Shard>,
+    /// Configuration file (default: the nearest kmatrix.toml in this directory or above).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub source: SourceArgs,
+    #[command(flatten)]
+    pub pin: PinArgs,
+}
+
+/// Pinning and offline use.
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// Lock file pinning what each debian: spec resolved to (default: kmatrix.lock next to
+    /// kmatrix.toml, when there is one).
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+    /// Use only the lock file and the cache; never the network.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Reports and verbosity: shared by `run`, `test` and `local`.
@@ -234,9 +266,9 @@ pub struct TestArgs {
     pub report: ReportArgs,
     #[command(flatten)]
     pub cargo: CargoArgs,
-    /// Limit for each test, in seconds, enforced inside the guest.
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
-    pub test_timeout: u64,
+    /// Limit for each test, in seconds, enforced inside the guest [default: 60].
+    #[arg(long, value_name = "SECS")]
+    pub test_timeout: Option<u64>,
     /// Arguments for the test binaries (e.g. `--include-ignored`, filters).
     #[arg(last = true, value_name = "TEST ARGS")]
     pub test_args: Vec<OsString>,

@@ -20,8 +20,6 @@
 //! [env]
 //! RUST_LOG = "debug"
 //! ```
-// Wired in by the lead: until `run`/`test` use it, only the tests call this module.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -250,10 +248,21 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             }
         }
     })?;
-    let mut config: Config = toml::from_str(&text).map_err(|err| ConfigError::Parse {
-        path: path.to_path_buf(),
-        position: err.span().map(|span| line_column(&text, span.start)),
-        message: err.message().trim().to_string(),
+    let mut config: Config = toml::from_str(&text).map_err(|err| {
+        let mut message = err.message().trim().to_string();
+        let position = err.span().map(|span| {
+            let (line, column, content) = locate(&text, span.start);
+            // The offending line names the key, which toml's message may not.
+            if !content.is_empty() {
+                message.push_str(&format!(" (in `{content}`)"));
+            }
+            (line, column)
+        });
+        ConfigError::Parse {
+            path: path.to_path_buf(),
+            position,
+            message,
+        }
     })?;
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let dir = absolute.parent().unwrap_or(Path::new("."));
@@ -271,10 +280,11 @@ impl Config {
         };
         for spec in self.kernels.iter_mut().flatten() {
             let relative = Path::new(spec.as_str());
-            if !spec.starts_with("debian:") && relative.is_relative() {
-                if let Some(resolved) = dir.join(relative).to_str() {
-                    *spec = resolved.to_string();
-                }
+            if !spec.starts_with("debian:")
+                && relative.is_relative()
+                && let Some(resolved) = dir.join(relative).to_str()
+            {
+                *spec = resolved.to_string();
             }
         }
         for (index, module) in self.modules.iter().enumerate() {
@@ -317,12 +327,19 @@ impl Config {
     }
 }
 
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
+/// 1-based line and column (in characters) of byte `offset` in `text`, and that line, trimmed
+/// and shortened to 60 characters.
+fn locate(text: &str, offset: usize) -> (usize, usize, String) {
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-    (line, before[line_start..].chars().count() + 1)
+    let column = before[line_start..].chars().count() + 1;
+    let content = text[line_start..].lines().next().unwrap_or("").trim();
+    let mut shown: String = content.chars().take(60).collect();
+    if shown.len() < content.len() {
+        shown.push_str("...");
+    }
+    (line, column, shown)
 }
 
 /// Deserializes a number that must be at least `MIN`; toml adds the key's position to the error.
@@ -450,6 +467,7 @@ RUST_LOG = "debug"
         assert!(message.contains(&path), "{message}");
         assert!(message.contains(":2:"), "{message}");
         assert!(message.contains("u32"), "{message}");
+        assert!(message.contains("`memory = \"lots\"`"), "{message}");
     }
 
     #[test]
@@ -504,16 +522,18 @@ RUST_LOG = "debug"
     fn files_absolute_from_is_kept() {
         let dir = tempfile::tempdir().unwrap();
         let data = write(dir.path(), "elsewhere/b.bin", "data");
-        let text = format!("files = [{{ from = {:?}, to = \"/b\" }}]\n", data.to_str().unwrap());
+        let text = format!(
+            "files = [{{ from = {:?}, to = \"/b\" }}]\n",
+            data.to_str().unwrap()
+        );
         let path = write(dir.path(), "proj/kmatrix.toml", &text);
         assert_eq!(load(&path).unwrap().files[0].from, data);
     }
 
     #[test]
     fn files_missing_from_is_an_error() {
-        let (message, path) = error_text(
-            "files = [{ from = \"missing.bin\", to = \"/data/a.bin\" }]\n",
-        );
+        let (message, path) =
+            error_text("files = [{ from = \"missing.bin\", to = \"/data/a.bin\" }]\n");
         assert!(message.contains(&path), "{message}");
         assert!(message.contains("files[0].from"), "{message}");
         assert!(message.contains("missing.bin does not exist"), "{message}");
@@ -576,7 +596,10 @@ RUST_LOG = "debug"
         assert_eq!(config.cpus, Some(4));
         // The nearest file wins.
         let inner = write(&dir.path().join("a/b"), FILE_NAME, "cpus = 8\n");
-        assert_eq!(discover(&nested).unwrap(), std::path::absolute(inner).unwrap());
+        assert_eq!(
+            discover(&nested).unwrap(),
+            std::path::absolute(inner).unwrap()
+        );
     }
 
     #[test]
@@ -618,10 +641,7 @@ RUST_LOG = "debug"
 
         let config = Config {
             kernels: Some(vec!["debian:6.1".into()]),
-            env: BTreeMap::from([
-                ("A".into(), "file".into()),
-                ("B".into(), "file".into()),
-            ]),
+            env: BTreeMap::from([("A".into(), "file".into()), ("B".into(), "file".into())]),
             ..Config::default()
         };
         assert_eq!(config.kernels_or(&["debian:6.12".into()]), ["debian:6.12"]);

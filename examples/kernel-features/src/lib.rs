@@ -11,7 +11,8 @@
 //! binary fills a test × kernel matrix:
 //!
 //! ```text
-//! cargo test --no-run            # prints the test binary: target/debug/deps/kernel_features-<hash>
+//! kmatrix test                   # from this directory: every test on 5.10, 6.1 and 6.12
+//! cargo test --no-run            # or by hand: prints target/debug/deps/kernel_features-<hash>
 //! kmatrix run -- target/debug/deps/kernel_features-<hash>
 //! ```
 //!
@@ -39,7 +40,7 @@
 //!
 //! ## Reading a result
 //!
-//! Every probe returns a [`ProbeError`] that tells apart:
+//! A probe that does not find its feature working returns a [`ProbeError`] that tells apart:
 //! - [`ProbeErrorKind::Missing`]: the kernel does not have the feature (`ENOSYS` for a syscall,
 //!   `EINVAL` for a BPF map type it does not know, an opcode outside its opcode table);
 //! - [`ProbeErrorKind::Disabled`]: the kernel has it, but it is switched off (boot parameter,
@@ -177,7 +178,7 @@ impl std::error::Error for ProbeError {}
 /// One line of [`report`]: a probe and what it found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportLine {
-    /// The test that asserts this probe.
+    /// The test that asserts this probe (or, for `io_uring_opcode_table`, what the line shows).
     pub test: &'static str,
     /// What the probe found when the feature works, or why it does not.
     pub result: Result<String, ProbeError>,

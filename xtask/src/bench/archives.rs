@@ -136,10 +136,8 @@ impl Compression {
                 encoder.finish()?
             }
             Compression::Xz => {
-                let stream = liblzma::stream::Stream::new_easy_encoder(
-                    6,
-                    liblzma::stream::Check::Crc32,
-                )?;
+                let stream =
+                    liblzma::stream::Stream::new_easy_encoder(6, liblzma::stream::Check::Crc32)?;
                 let mut encoder = liblzma::write::XzEncoder::new_stream(Vec::new(), stream);
                 encoder.write_all(data)?;
                 encoder.finish()?

@@ -19,7 +19,13 @@ pub fn build(workspace: &Path, work_dir: &Path) -> anyhow::Result<PathBuf> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let host = host_triple(&rustc)?;
     let status = Command::new(&rustc)
-        .args(["--edition", "2024", "--crate-name", "bench_init", "--target"])
+        .args([
+            "--edition",
+            "2024",
+            "--crate-name",
+            "bench_init",
+            "--target",
+        ])
         .arg(&host)
         .args([
             "-C",

@@ -60,8 +60,8 @@ impl Kmatrix {
                 tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
             );
         }
-        let text =
-            std::fs::read_to_string(&json).with_context(|| format!("reading {}", json.display()))?;
+        let text = std::fs::read_to_string(&json)
+            .with_context(|| format!("reading {}", json.display()))?;
         let report: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("parsing {}", json.display()))?;
         let results = report["kernels"]

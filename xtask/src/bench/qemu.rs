@@ -61,7 +61,12 @@ pub fn args(kernel: &Path, initrd: &Path) -> Vec<std::ffi::OsString> {
     .iter()
     .map(Into::into)
     .collect();
-    args.extend(["-kernel".into(), kernel.into(), "-initrd".into(), initrd.into()]);
+    args.extend([
+        "-kernel".into(),
+        kernel.into(),
+        "-initrd".into(),
+        initrd.into(),
+    ]);
     args
 }
 

@@ -44,7 +44,12 @@ pub struct Environment {
 /// The first three fields of `/proc/loadavg` (1, 5 and 15 minute load averages).
 pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_else(|_| "unknown".into())
 }
 
@@ -167,7 +172,10 @@ mod tests {
         run_round_robin(&mut cases, 3);
         let text = render(&Environment::default(), &[("single", &cases)]);
         assert!(text.contains("| kmatrix / floor | 2.00× |"), "{text}");
-        assert!(text.contains("| kmatrix | 3.00 s | 3.00 s | 3.00 s |"), "{text}");
+        assert!(
+            text.contains("| kmatrix | 3.00 s | 3.00 s | 3.00 s |"),
+            "{text}"
+        );
         assert!(!text.contains("starting point"), "{text}");
     }
 

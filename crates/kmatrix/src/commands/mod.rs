@@ -19,6 +19,7 @@ use kmatrix_runner::{
 use crate::args::{
     AccelArg, CacheArgs, Cli, Command, KernelCommand, ReportArgs, ReportCommand, SourceArgs, VmArgs,
 };
+use crate::config::{Config, merge_option};
 
 /// An error with the exit status it calls for.
 pub struct CliError {
@@ -57,6 +58,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::Kernel(KernelCommand::Resolve(args)) => kernel::kernel_resolve(args, false),
         Command::Kernel(KernelCommand::Fetch(args)) => kernel::kernel_resolve(args, true),
         Command::Kernel(KernelCommand::List(args)) => kernel::kernel_list(args),
+        Command::Kernel(KernelCommand::Update(args)) => kernel::kernel_update(args),
         Command::Matrix(args) => report::matrix(args),
         Command::Report(ReportCommand::Merge(args)) => report::merge(args),
     }
@@ -102,9 +104,25 @@ fn check_report_args(report: &ReportArgs) -> Result<Vec<(OsString, OsString)>, C
     Ok(env)
 }
 
-/// Engine options from the VM flags, validated without I/O.
-fn run_options(vm: &VmArgs, env: Vec<(OsString, OsString)>) -> Result<RunOptions, CliError> {
-    let mut kernels = specs_or_default(&vm.kernels, vm.modules.as_deref())?;
+/// The configuration file in effect (explicit `--config`, or the nearest `kmatrix.toml`).
+fn load_config(explicit: Option<&Path>) -> Result<Option<(PathBuf, Config)>, CliError> {
+    let cwd = std::env::current_dir()
+        .map_err(|err| CliError::usage(anyhow!("current directory: {err}")))?;
+    crate::config::load_discovered(&cwd, explicit).map_err(|err| CliError::usage(anyhow!("{err}")))
+}
+
+/// Engine options from the VM flags merged over the configuration file, validated before any
+/// kernel work starts. Also returns the configuration, for command-specific keys.
+fn run_options(
+    vm: &VmArgs,
+    env: Vec<(OsString, OsString)>,
+) -> Result<(RunOptions, Config), CliError> {
+    let loaded = load_config(vm.config.as_deref())?;
+    let (config_path, config) = match loaded {
+        Some((path, config)) => (Some(path), config),
+        None => (None, Config::default()),
+    };
+    let mut kernels = specs_or_default(&config.kernels_or(&vm.kernels), vm.modules.as_deref())?;
     let mut index_offset = 0;
     if let Some(shard) = vm.shard {
         let range = shard.range(kernels.len());
@@ -118,40 +136,63 @@ fn run_options(vm: &VmArgs, env: Vec<(OsString, OsString)>) -> Result<RunOptions
             )));
         }
     }
-    if vm.timeout == 0 {
+    let timeout = merge_option(vm.timeout, config.timeout).unwrap_or(300);
+    let memory = merge_option(vm.memory, config.memory).unwrap_or(1024);
+    let cpus = merge_option(vm.cpus, config.cpus).unwrap_or(2);
+    if timeout == 0 {
         return Err(CliError::usage(anyhow!(
             "--timeout must be at least 1 second"
         )));
     }
-    if vm.memory < 128 {
+    if memory < 128 {
         return Err(CliError::usage(anyhow!(
-            "--memory {} MiB is too small for a kernel; use at least 128",
-            vm.memory
+            "--memory {memory} MiB is too small for a kernel; use at least 128"
         )));
     }
-    if vm.cpus == 0 {
+    if cpus == 0 {
         return Err(CliError::usage(anyhow!("--cpus must be at least 1")));
     }
     let mut options = RunOptions::new(kernels, Vec::new());
-    options.accel = match vm.accel {
+    let cli_accel = vm.accel.map(|accel| match accel {
         AccelArg::Auto => AccelChoice::Auto,
         AccelArg::Kvm => AccelChoice::Kvm,
         AccelArg::Tcg => AccelChoice::Tcg,
-    };
-    options.timeout = Duration::from_secs(vm.timeout);
-    options.memory_mib = vm.memory;
-    options.cpus = vm.cpus;
-    options.jobs = match vm.jobs {
+    });
+    options.accel = merge_option(cli_accel, config.accel.map(Into::into)).unwrap_or_default();
+    options.timeout = Duration::from_secs(timeout);
+    options.memory_mib = memory;
+    options.cpus = cpus;
+    options.jobs = match merge_option(vm.jobs, config.jobs) {
         Some(0) => return Err(CliError::usage(anyhow!("--jobs must be at least 1"))),
         Some(jobs) => jobs,
-        None => kmatrix_runner::default_jobs(vm.memory),
+        None => kmatrix_runner::default_jobs(memory),
     };
     options.index_offset = index_offset;
+    // The lock file lives next to the configuration file unless given explicitly.
+    options.lock = vm.pin.lock.clone().or_else(|| {
+        config_path
+            .as_ref()
+            .and_then(|path| path.parent())
+            .map(|dir| dir.join(LOCK_FILE_NAME))
+    });
+    options.offline = vm.pin.offline;
     options.cache_dir = cache_dir(&vm.source.cache);
-    options.mirror = mirror(&vm.source);
-    options.env = env;
-    Ok(options)
+    options.mirror = match (&vm.source.mirror, &config.mirror) {
+        (Some(url), _) | (None, Some(url)) if !url.is_empty() => Mirror::Url(url.clone()),
+        _ => Mirror::System,
+    };
+    options.env = config.env_with(&env);
+    options.modules = config.modules.clone();
+    options.files = config
+        .files
+        .iter()
+        .map(|f| (f.from.clone(), f.to.clone()))
+        .collect();
+    Ok((options, config))
 }
+
+/// Name of the lock file written next to `kmatrix.toml`.
+const LOCK_FILE_NAME: &str = "kmatrix.lock";
 
 /// Refuses a report path that cannot be written, before any VM runs for minutes.
 fn check_report_path(flag: &str, path: &Path) -> Result<(), CliError> {

@@ -10,7 +10,10 @@ use crate::reporter::{Mode, Terminal};
 
 /// `kmatrix matrix`: the kernel list (or shard list) as a CI matrix.
 pub fn matrix(args: MatrixArgs) -> Result<i32, CliError> {
-    let kernels = specs_or_default(&args.kernels, None)?;
+    let config = super::load_config(None)?
+        .map(|(_, config)| config)
+        .unwrap_or_default();
+    let kernels = specs_or_default(&config.kernels_or(&args.kernels), None)?;
     let (key, entries): (&str, Vec<String>) = match args.shards {
         Some(0) => return Err(CliError::usage(anyhow!("--shards must be at least 1"))),
         Some(count) => (

@@ -16,7 +16,7 @@ const SKIP_EXIT_CODE: i32 = 77;
 /// `kmatrix run`.
 pub fn run(args: RunArgs) -> Result<i32, CliError> {
     let env = check_report_args(&args.report)?;
-    let mut options = run_options(&args.vm, env)?;
+    let (mut options, _config) = run_options(&args.vm, env)?;
     let (program, program_args) = args
         .command
         .split_first()

@@ -16,8 +16,10 @@ use crate::reporter::{Mode, Terminal};
 /// `kmatrix test`.
 pub fn test(args: TestArgs) -> Result<i32, CliError> {
     let env = check_report_args(&args.report)?;
-    let mut options = run_options(&args.vm, env)?;
-    let timeout = test_timeout(args.test_timeout)?;
+    let (mut options, config) = run_options(&args.vm, env)?;
+    let timeout = test_timeout(
+        crate::config::merge_option(args.test_timeout, config.test_timeout).unwrap_or(60),
+    )?;
     options.programs = build_programs(&args.cargo, &args.test_args, timeout)?;
     watch_signals()?;
     let terminal = Terminal::new(args.report.verbose, Mode::Tests);

@@ -446,3 +446,114 @@ fn shard_reports_merge_into_the_unsharded_report() {
         essentials(whole.json.as_ref().unwrap())
     );
 }
+
+#[test]
+fn offline_with_an_empty_cache_fails_with_exit_3_naming_the_kernel() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = kmatrix()
+        .env("KMATRIX_CACHE_DIR", dir.path().join("cache"))
+        .args([
+            "run",
+            "--offline",
+            "--accel",
+            "tcg",
+            "--kernel",
+            KERNEL,
+            "--",
+            "/bin/true",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "kmatrix: error: {KERNEL}: --offline: no lock file"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_lock_file_pins_a_run_to_the_recorded_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("kmatrix.lock");
+    // Pin an older build of the 6.1 line than the newest one...
+    let output = kmatrix()
+        .args(["kernel", "update", "--lock"])
+        .arg(&lock)
+        .arg("debian:6.1.0-50")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(&lock)
+        .unwrap()
+        .replace("\"debian:6.1.0-50\"", &format!("\"{KERNEL}\""));
+    std::fs::write(&lock, text).unwrap();
+    // ...and a run of `debian:6.1` boots exactly that one, also offline.
+    for extra in [&[][..], &["--offline"][..]] {
+        let mut args = vec!["--lock", lock.to_str().unwrap(), "--kernel", KERNEL];
+        args.extend(extra);
+        args.extend(["--", "/bin/uname", "-r"]);
+        let done = run(&args);
+        assert_eq!(done.code, Some(0), "{done:?}");
+        assert_eq!(done.kernel()["release"], "6.1.0-50-cloud-amd64", "{done:?}");
+        assert!(done.stderr.contains("pinned"), "{done:?}");
+    }
+}
+
+#[test]
+fn the_config_file_sets_matrix_environment_modules_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data.txt"), "from the host\n").unwrap();
+    std::fs::write(
+        dir.path().join("kmatrix.toml"),
+        format!(
+            "kernels = [\"{KERNEL}\"]\naccel = \"tcg\"\nmodules = [\"af_key\"]\n\
+             files = [{{ from = \"data.txt\", to = \"/data/x.txt\" }}]\n\n[env]\nKMX_FROM_CONFIG = \"yes\"\n"
+        ),
+    )
+    .unwrap();
+    let json = dir.path().join("report.json");
+    // Only shell builtins: the guest has the shell and its libraries, not coreutils.
+    let script = "echo env=$KMX_FROM_CONFIG; read line < /data/x.txt; echo file=$line; \
+                  while read name rest; do [ \"$name\" = af_key ] && echo module=loaded; done < /proc/modules; true";
+    let output = kmatrix()
+        .current_dir(dir.path())
+        .args(["run", "--json"])
+        .arg(&json)
+        .args(["--", "/bin/sh", "-c", script])
+        .output()
+        .unwrap();
+    let done = finish(output, &json);
+    assert_eq!(done.code, Some(0), "{done:?}");
+    assert_eq!(done.kernel()["spec"], KERNEL);
+    for line in ["env=yes", "file=from the host", "module=loaded"] {
+        assert!(
+            done.stdout.contains(&format!("[{KERNEL}] {line}\n")),
+            "{line}: {done:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_key_in_the_config_file_is_a_usage_error_naming_key_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kmatrix.toml");
+    std::fs::write(&config, "kernel = [\"debian:6.1\"]\n").unwrap();
+    let output = kmatrix()
+        .current_dir(dir.path())
+        .args(["run", "--", "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("kernel") && stderr.contains(config.to_str().unwrap()),
+        "{stderr}"
+    );
+}
