@@ -49,6 +49,9 @@ pub struct BenchArgs {
     /// the user's cache so that the benchmark disturbs nothing.
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
+    /// Use the existing `target/release/kmatrix` instead of building it first.
+    #[arg(long)]
+    pub no_build: bool,
     /// Also write the report (Markdown) to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -30,6 +30,7 @@ pub mod cache;
 pub mod error;
 pub mod events;
 pub mod initramfs;
+pub mod inventory;
 pub mod junit;
 pub mod local;
 pub mod lock;

@@ -314,11 +314,18 @@ impl PrepareContext {
             source,
         };
         if let Some(prepared) = read_meta(&dir) {
+            crate::inventory::touch_kernel(&dir);
             return Ok(prepared);
         }
         let _lock = DirLock::acquire(&kernels, key).map_err(|e| io("locking", &kernels, e))?;
         if let Some(prepared) = read_meta(&dir) {
             return Ok(prepared);
+        }
+        // An entry without its metadata was not written by kmatrix's atomic rename (e.g. a
+        // copy interrupted by hand): never trust it, replace it. We hold the entry's lock.
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| io("removing incomplete cache entry", &dir, e))?;
         }
         let started = Instant::now();
         fill_dir_atomic(&dir, |temp| {

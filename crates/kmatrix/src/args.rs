@@ -26,11 +26,36 @@ pub enum Command {
     /// Resolve, download or list kernels.
     #[command(subcommand)]
     Kernel(KernelCommand),
+    /// List or prune the cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Print the kernel matrix for a CI system's own parallelism.
     Matrix(MatrixArgs),
     /// Work with JSON reports.
     #[command(subcommand)]
     Report(ReportCommand),
+}
+
+/// `kmatrix cache ...`
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List extracted kernels, packages, indexes and logs with their sizes.
+    List(CacheArgs),
+    /// Remove leftovers of interrupted writes and entries unused for a while.
+    Prune(PruneArgs),
+}
+
+/// Arguments of `kmatrix cache prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove entries not used for this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub older_than: u64,
+    /// Remove everything.
+    #[arg(long, conflicts_with = "older_than")]
+    pub all: bool,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// `--format` of `kmatrix matrix`.

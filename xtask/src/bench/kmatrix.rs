@@ -101,6 +101,7 @@ impl Kmatrix {
         }
         let listing = String::from_utf8_lossy(&output.stdout);
         find_kernel_dir(&listing, release)
+            .filter(|dir| dir.join("vmlinuz").is_file())
             .with_context(|| format!("kmatrix kernel list shows no x86_64 kernel {release}"))
     }
 }

@@ -45,7 +45,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<bool> {
     std::fs::create_dir_all(&work_dir)
         .with_context(|| format!("creating {}", work_dir.display()))?;
     let load_start = report::load_average();
-    kmatrix::build_release(&workspace)?;
+    if !args.no_build {
+        kmatrix::build_release(&workspace)?;
+    }
     let km = Kmatrix {
         binary: target.join("release/kmatrix"),
         cache_dir: args

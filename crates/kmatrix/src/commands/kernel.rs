@@ -6,7 +6,11 @@ use kmatrix_runner::exit_code;
 use kmatrix_runner::prepare::PrepareContext;
 
 use super::{CliError, cache_dir, mirror, specs_or_default};
-use crate::args::{CacheArgs, KernelArgs, UpdateArgs};
+use std::time::Duration;
+
+use kmatrix_runner::inventory::EntryKind;
+
+use crate::args::{CacheArgs, KernelArgs, PruneArgs, UpdateArgs};
 
 /// `kernel resolve` (and `kernel fetch` when `fetch`).
 pub fn kernel_resolve(args: KernelArgs, fetch: bool) -> Result<i32, CliError> {
@@ -48,42 +52,91 @@ pub fn kernel_resolve(args: KernelArgs, fetch: bool) -> Result<i32, CliError> {
     Ok(worst)
 }
 
-/// `kernel list`.
+/// `kernel list`: the extracted kernels in the cache.
 pub fn kernel_list(args: CacheArgs) -> Result<i32, CliError> {
-    let dir = cache_dir(&args).join("kernels");
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(exit_code::SUCCESS),
-        Err(err) => {
-            return Err(CliError::class(
-                ErrorClass::Environment,
-                anyhow!("reading {}: {err}", dir.display()),
-            ));
-        }
-    };
-    let mut rows = Vec::new();
-    for entry in entries.flatten() {
-        let meta = std::fs::read_to_string(entry.path().join("kernel.meta")).unwrap_or_default();
-        let field = |name: &str| {
-            meta.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
-                .unwrap_or("")
-                .to_string()
-        };
-        if !meta.is_empty() {
-            rows.push(format!(
-                "{}\t{}\t{}",
-                field("release"),
-                field("arch"),
-                entry.path().display()
-            ));
-        }
-    }
-    rows.sort();
-    for row in rows {
-        println!("{row}");
+    let entries = inventory(&args)?;
+    for entry in entries.iter().filter(|e| e.kind == EntryKind::Kernel) {
+        let release_arch = entry.label.replace(' ', "\t");
+        println!("{release_arch}\t{}", entry.path.display());
     }
     Ok(exit_code::SUCCESS)
+}
+
+/// `cache list`.
+pub fn cache_list(args: CacheArgs) -> Result<i32, CliError> {
+    let entries = inventory(&args)?;
+    let mut total = 0;
+    for entry in &entries {
+        total += entry.size;
+        println!(
+            "{:<9} {:>9}  {:<40}  {}",
+            kind_name(entry.kind),
+            megabytes(entry.size),
+            entry.label,
+            entry.path.display()
+        );
+    }
+    eprintln!(
+        "kmatrix: {} entries, {} in {}",
+        entries.len(),
+        megabytes(total),
+        cache_dir(&args).display()
+    );
+    Ok(exit_code::SUCCESS)
+}
+
+/// `cache prune`.
+pub fn cache_prune(args: PruneArgs) -> Result<i32, CliError> {
+    let dir = cache_dir(&args.cache);
+    let age = if args.all {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(args.older_than * 24 * 3600)
+    };
+    let removed = kmatrix_runner::inventory::prune(&dir, age).map_err(|err| {
+        CliError::class(
+            ErrorClass::Environment,
+            anyhow!("pruning {}: {err}", dir.display()),
+        )
+    })?;
+    let freed: u64 = removed.iter().map(|e| e.size).sum();
+    for entry in &removed {
+        eprintln!(
+            "kmatrix: removed {} {}",
+            kind_name(entry.kind),
+            entry.path.display()
+        );
+    }
+    eprintln!(
+        "kmatrix: removed {} entries, {} freed",
+        removed.len(),
+        megabytes(freed)
+    );
+    Ok(exit_code::SUCCESS)
+}
+
+fn inventory(args: &CacheArgs) -> Result<Vec<kmatrix_runner::inventory::Entry>, CliError> {
+    let dir = cache_dir(args);
+    kmatrix_runner::inventory::list(&dir).map_err(|err| {
+        CliError::class(
+            ErrorClass::Environment,
+            anyhow!("reading cache {}: {err}", dir.display()),
+        )
+    })
+}
+
+fn kind_name(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::Kernel => "kernel",
+        EntryKind::Package => "package",
+        EntryKind::Index => "index",
+        EntryKind::Logs => "logs",
+        EntryKind::Leftover => "leftover",
+    }
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
 /// `kernel update`: resolve again and rewrite the pins.

@@ -17,7 +17,8 @@ use kmatrix_runner::{
 };
 
 use crate::args::{
-    AccelArg, CacheArgs, Cli, Command, KernelCommand, ReportArgs, ReportCommand, SourceArgs, VmArgs,
+    AccelArg, CacheArgs, CacheCommand, Cli, Command, KernelCommand, ReportArgs, ReportCommand,
+    SourceArgs, VmArgs,
 };
 use crate::config::{Config, merge_option};
 
@@ -59,6 +60,8 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::Kernel(KernelCommand::Fetch(args)) => kernel::kernel_resolve(args, true),
         Command::Kernel(KernelCommand::List(args)) => kernel::kernel_list(args),
         Command::Kernel(KernelCommand::Update(args)) => kernel::kernel_update(args),
+        Command::Cache(CacheCommand::List(args)) => kernel::cache_list(args),
+        Command::Cache(CacheCommand::Prune(args)) => kernel::cache_prune(args),
         Command::Matrix(args) => report::matrix(args),
         Command::Report(ReportCommand::Merge(args)) => report::merge(args),
     }

@@ -557,3 +557,118 @@ fn an_unknown_key_in_the_config_file_is_a_usage_error_naming_key_and_file() {
         "{stderr}"
     );
 }
+
+/// The cached package of `KERNEL` in the shared cache (downloading it if needed).
+fn cached_package() -> std::path::PathBuf {
+    let output = kmatrix()
+        .args(["kernel", "fetch", KERNEL])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let path = stderr
+        .lines()
+        .find_map(|l| l.split(": ").last().filter(|p| p.ends_with(".deb")))
+        .unwrap();
+    let named = tempfile::Builder::new()
+        .prefix("kmatrix-e2e-pkg")
+        .tempdir()
+        .unwrap()
+        .keep();
+    // A local package spec is recognised by its Debian file name.
+    let link = named.join("linux-image-6.1-cloud-amd64-unsigned_1_amd64.deb");
+    std::os::unix::fs::symlink(path, &link).unwrap();
+    link
+}
+
+#[test]
+fn two_concurrent_runs_on_one_empty_cache_both_succeed() {
+    let package = cached_package();
+    let cache = tempfile::tempdir().unwrap();
+    let start = || {
+        kmatrix()
+            .env("KMATRIX_CACHE_DIR", cache.path())
+            .args([
+                "run",
+                "--accel",
+                "tcg",
+                "--kernel",
+                package.to_str().unwrap(),
+                "--",
+                "/bin/true",
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (start(), start());
+    for child in [first, second] {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let kernels: Vec<_> = std::fs::read_dir(cache.path().join("kernels"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .collect();
+    assert_eq!(
+        kernels.len(),
+        1,
+        "one extracted kernel, no leftovers: {kernels:?}"
+    );
+}
+
+#[test]
+fn an_interrupted_cache_entry_is_never_trusted() {
+    let package = cached_package();
+    let cache = tempfile::tempdir().unwrap();
+    let run_once = || {
+        kmatrix()
+            .env("KMATRIX_CACHE_DIR", cache.path())
+            .args([
+                "run",
+                "--accel",
+                "tcg",
+                "--kernel",
+                package.to_str().unwrap(),
+                "--",
+                "/bin/true",
+            ])
+            .output()
+            .unwrap()
+    };
+    assert!(run_once().status.success());
+    let entry = std::fs::read_dir(cache.path().join("kernels"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .unwrap()
+        .path();
+    // Simulate a write that stopped half way: metadata gone, image truncated; plus a leftover.
+    std::fs::remove_file(entry.join("kernel.meta")).unwrap();
+    std::fs::write(entry.join("vmlinuz"), b"truncated").unwrap();
+    std::fs::create_dir_all(cache.path().join("kernels/.tmp-1-0-leftover")).unwrap();
+    let again = run_once();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("extracted in"),
+        "the entry was extracted again: {stderr}"
+    );
+    let pruned = kmatrix()
+        .env("KMATRIX_CACHE_DIR", cache.path())
+        .args(["cache", "prune"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&pruned.stderr).contains(".tmp-1-0-leftover"));
+    assert!(!cache.path().join("kernels/.tmp-1-0-leftover").exists());
+}
