@@ -20,6 +20,11 @@ use crate::keyring::{Keyring, Signer};
 
 const SIGNATURE_BEGIN: &str = "-----BEGIN PGP SIGNATURE-----";
 
+/// Largest clearsigned text we parse. Real `InRelease` files are 30-200 KB;
+/// rPGP 0.21 reads the cleartext in time quadratic in its line count, so an
+/// unbounded (hostile) file could stall us before any signature is checked.
+const MAX_CLEARSIGNED_BYTES: usize = 1024 * 1024;
+
 impl Keyring {
     /// Verifies the clearsigned `text` of the `InRelease` at `url` and
     /// returns the signed text (dash-escaping undone, LF line ends, trailing
@@ -56,6 +61,12 @@ impl Keyring {
         };
         if !text.lines().any(|l| l.starts_with(SIGNATURE_BEGIN)) {
             return Err(unsigned());
+        }
+        if text.len() > MAX_CLEARSIGNED_BYTES {
+            return Err(bad(format!(
+                "{} bytes is more than the {MAX_CLEARSIGNED_BYTES} accepted for a signed file",
+                text.len()
+            )));
         }
         let (message, _headers) = CleartextSignedMessage::from_string(text)
             .map_err(|e| bad(format!("malformed clearsigned message: {e}")))?;
@@ -136,8 +147,9 @@ impl Keyring {
                         Err(problem) => problems.push(problem),
                     },
                     Err(e) => problems.push(format!(
-                        "it does not verify with key {:X} ({e})",
-                        signer.fingerprint
+                        "it does not verify with key {:X} ({})",
+                        signer.fingerprint,
+                        describe(&e)
                     )),
                 }
             }
@@ -169,6 +181,16 @@ fn validity(signer: &Signer, created: u64, now: u64) -> Result<(), String> {
         )),
         _ => Ok(()),
     }
+}
+
+/// A one-line account of an rPGP verification error.
+fn describe(e: &pgp::errors::Error) -> String {
+    let text = e.to_string();
+    // rPGP reports a digest mismatch as a multi-line assertion.
+    if text.contains("invalid signed hash value") {
+        return "the signed text does not match the signature".to_string();
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn upper_hex(bytes: &[u8]) -> String {

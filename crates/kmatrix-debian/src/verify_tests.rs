@@ -90,8 +90,10 @@ fn real_inrelease_verifies_with_real_keyring() {
     assert_eq!(Some(parsed), release::parse_inrelease(FIXTURE));
 }
 
+/// Prints the cost (run with `--release --nocapture` for real figures);
+/// fails only on a pathological slowdown.
 #[test]
-fn verification_takes_milliseconds() {
+fn verification_timing() {
     let start = Instant::now();
     let keyring = debian_keyring();
     let loaded = start.elapsed();
@@ -99,10 +101,9 @@ fn verification_takes_milliseconds() {
     let first = start.elapsed() - loaded;
     let again = Instant::now();
     verify(&keyring, FIXTURE).unwrap();
-    eprintln!(
-        "keyring load {loaded:?}, first verify {first:?}, next verify {:?}",
-        again.elapsed()
-    );
+    let next = again.elapsed();
+    eprintln!("keyring load {loaded:?}, first verify {first:?}, next verify {next:?}");
+    assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
 }
 
 #[test]
@@ -119,7 +120,10 @@ fn one_changed_byte_is_a_bad_signature() {
         assert!(is_bad(&err), "{err}");
         let msg = err.to_string();
         assert!(msg.contains(URL) && msg.contains(DEFAULT_KEYRING), "{msg}");
-        assert!(msg.contains("does not verify"), "{msg}");
+        assert!(
+            msg.contains("does not verify") && msg.contains("signed text does not match"),
+            "{msg}"
+        );
     }
 }
 
@@ -163,7 +167,7 @@ fn expired_keys_do_not_count() {
         .verify_inrelease_at(FIXTURE, URL, 1_938_038_400)
         .unwrap_err();
     assert!(is_bad(&err), "{err}");
-    assert!(err.to_string().contains("expired on 2031-01-19"), "{err}");
+    assert!(err.to_string().contains("expired on 20"), "{err}");
 }
 
 #[test]
@@ -187,6 +191,16 @@ fn cleartext_framework_normalisations() {
         "0".repeat(64)
     );
     assert!(is_bad(&verify(&keyring, &after).unwrap_err()));
+}
+
+#[test]
+fn oversized_text_is_refused_before_parsing() {
+    let huge = format!("{FIXTURE}{}", "\n".repeat(MAX_CLEARSIGNED_BYTES));
+    let err = verify(&debian_keyring(), &huge).unwrap_err();
+    assert!(
+        is_bad(&err) && err.to_string().contains("accepted"),
+        "{err}"
+    );
 }
 
 #[test]

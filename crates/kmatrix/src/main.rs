@@ -9,6 +9,7 @@ mod commands;
 mod config;
 mod matrix;
 mod reporter;
+mod status;
 
 use clap::Parser;
 

@@ -5,11 +5,15 @@
 //! came from (`[debian:6.1] ...`), so interleaved output of a matrix stays attributable.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use kmatrix_runner::events::{GuestLevel, OutputStream};
-use kmatrix_runner::{Event, EventSink, KernelOutcome, KernelResult, ProgramOutcome, Report};
+use kmatrix_runner::{
+    Event, EventSink, FetchSource, KernelId, KernelOutcome, KernelResult, ProgramOutcome, Report,
+};
+
+use crate::status::StatusBoard;
 
 /// What is being run, which decides how much of it is shown live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +29,7 @@ pub struct Terminal {
     verbose: bool,
     mode: Mode,
     partial: Mutex<HashMap<(usize, bool), Vec<u8>>>,
+    board: StatusBoard,
 }
 
 impl Terminal {
@@ -34,11 +39,29 @@ impl Terminal {
             verbose,
             mode,
             partial: Mutex::new(HashMap::new()),
+            board: StatusBoard::new(std::io::stderr().is_terminal()),
         }
     }
 
+    /// A line above the board (or just a line, off a terminal).
     fn note(&self, kernel: &str, text: &str) {
-        eprintln!("kmatrix: {kernel}: {text}");
+        self.board
+            .print_above(true, format!("kmatrix: {kernel}: {text}\n").as_bytes());
+    }
+
+    /// One line of program output, prefixed with the kernel it came from.
+    fn print_line(&self, spec: &str, is_stderr: bool, line: &[u8]) {
+        let mut text = format!("[{spec}] ").into_bytes();
+        text.extend_from_slice(line);
+        self.board.print_above(is_stderr, &text);
+    }
+
+    /// A change of what a kernel is doing: its status line, and a full line when `line`.
+    fn progress(&self, kernel: &KernelId, text: &str, line: bool) {
+        self.board.set(kernel.index, &kernel.spec, text);
+        if line {
+            self.note(&kernel.spec, text);
+        }
     }
 
     fn output(&self, kernel_index: usize, spec: &str, stream: OutputStream, data: &[u8]) {
@@ -48,7 +71,7 @@ impl Terminal {
         buffer.extend_from_slice(data);
         while let Some(end) = buffer.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = buffer.drain(..=end).collect();
-            print_line(spec, is_stderr, &line);
+            self.print_line(spec, is_stderr, &line);
         }
     }
 
@@ -60,13 +83,14 @@ impl Terminal {
             {
                 let mut line = rest;
                 line.push(b'\n');
-                print_line(spec, is_stderr, &line);
+                self.print_line(spec, is_stderr, &line);
             }
         }
     }
 
-    /// Prints the final table: one row per kernel.
+    /// Prints the final table: one row per kernel (and takes the status board down).
     pub fn summary(&self, report: &Report) {
+        self.board.finish();
         let header = [
             "KERNEL", "RELEASE", "ARCH", "ACCEL", "OUTCOME", "BOOT", "RUN",
         ];
@@ -104,17 +128,6 @@ impl Terminal {
     }
 }
 
-fn print_line(spec: &str, is_stderr: bool, line: &[u8]) {
-    let mut text = format!("[{spec}] ").into_bytes();
-    text.extend_from_slice(line);
-    // A closed stdout (e.g. piped into `head`) must not abort the run.
-    if is_stderr {
-        let _ = std::io::stderr().lock().write_all(&text);
-    } else {
-        let _ = std::io::stdout().lock().write_all(&text);
-    }
-}
-
 fn seconds(ms: Option<u64>) -> String {
     ms.map(|ms| format!("{:.2}s", ms as f64 / 1000.0))
         .unwrap_or_else(|| "-".into())
@@ -142,6 +155,7 @@ fn summary_row(kernel: &KernelResult) -> [String; 7] {
 
 impl EventSink for Terminal {
     fn event(&self, event: Event) {
+        let board = self.board.enabled();
         match event {
             Event::Resolved {
                 kernel,
@@ -149,13 +163,11 @@ impl EventSink for Terminal {
                 version,
                 suite,
             } => {
-                self.note(&kernel.spec, &format!("{package} {version} ({suite})"));
+                self.progress(&kernel, &format!("{package} {version} ({suite})"), !board);
             }
             Event::Downloading { kernel, url, size } => {
-                self.note(
-                    &kernel.spec,
-                    &format!("downloading {url} ({:.1} MB)", size as f64 / 1e6),
-                );
+                let text = format!("downloading {url} ({:.1} MB)", size as f64 / 1e6);
+                self.progress(&kernel, &text, !board);
             }
             Event::Notice { kernel, text } => self.note(&kernel.spec, &text),
             Event::Fetched {
@@ -163,21 +175,23 @@ impl EventSink for Terminal {
                 path,
                 source,
             } => {
-                if self.verbose || source == kmatrix_runner::FetchSource::Downloaded {
-                    let how = match source {
-                        kmatrix_runner::FetchSource::Downloaded => "downloaded and verified",
-                        kmatrix_runner::FetchSource::Cached => "cached",
-                    };
-                    self.note(&kernel.spec, &format!("{how}: {}", path.display()));
-                }
+                let how = match source {
+                    FetchSource::Downloaded => "downloaded and verified",
+                    FetchSource::Cached => "cached",
+                };
+                let show = self.verbose || (source == FetchSource::Downloaded && !board);
+                self.progress(&kernel, &format!("{how}: {}", path.display()), show);
             }
             Event::Extracted { kernel, elapsed } => {
-                self.note(
-                    &kernel.spec,
+                self.progress(
+                    &kernel,
                     &format!("extracted in {:.1}s", elapsed.as_secs_f64()),
+                    !board || self.verbose,
                 );
             }
-            Event::AccelFallback { reason } => eprintln!("kmatrix: {reason}"),
+            Event::AccelFallback { reason } => self
+                .board
+                .print_above(true, format!("kmatrix: {reason}\n").as_bytes()),
             Event::VmStarting {
                 kernel,
                 release,
@@ -185,21 +199,22 @@ impl EventSink for Terminal {
                 accel,
                 console_log,
             } => {
-                self.note(
+                self.board.set(
+                    kernel.index,
                     &kernel.spec,
-                    &format!(
+                    &format!("booting {release} ({arch}, {accel})"),
+                );
+                if !board || self.verbose {
+                    let text = format!(
                         "booting {release} ({arch}, {accel}); console log: {}",
                         console_log.display()
-                    ),
-                );
+                    );
+                    self.note(&kernel.spec, &text);
+                }
             }
             Event::Booted { kernel, boot_time } => {
-                if self.verbose {
-                    self.note(
-                        &kernel.spec,
-                        &format!("init running after {:.2}s", boot_time.as_secs_f64()),
-                    );
-                }
+                let text = format!("init running after {:.2}s", boot_time.as_secs_f64());
+                self.progress(&kernel, &text, self.verbose);
             }
             Event::GuestLog {
                 kernel,
@@ -210,7 +225,10 @@ impl EventSink for Terminal {
                     self.note(&kernel.spec, &format!("guest: {text}"));
                 }
             }
-            Event::ProgramStarted { .. } => {}
+            Event::ProgramStarted { kernel, program } => {
+                self.board
+                    .set(kernel.index, &kernel.spec, &format!("running {program}"));
+            }
             Event::ProgramOutput {
                 kernel,
                 stream,
@@ -230,21 +248,28 @@ impl EventSink for Terminal {
                     (_, _, Some(signal)) => format!("FAILED: killed by signal {signal}"),
                     _ => "FAILED: could not be started".to_string(),
                 };
-                self.note(
-                    &kernel.spec,
-                    &format!("{} {how} ({} ms)", result.name, result.duration_ms),
-                );
+                let text = format!("{} {how} ({} ms)", result.name, result.duration_ms);
+                // On a terminal, passing tests only move the status line; everything else is a line.
+                let quiet =
+                    board && self.mode == Mode::Tests && result.outcome == ProgramOutcome::Passed;
+                self.progress(&kernel, &text, !quiet || self.verbose);
             }
             Event::KernelFinished { kernel, result } => {
                 self.flush_partial(kernel.index, &kernel.spec);
+                self.board.set(
+                    kernel.index,
+                    &kernel.spec,
+                    &format!("done: {}", summary_row(&result)[4]),
+                );
                 if let Some(problem) = &result.problem {
-                    eprintln!("kmatrix: error: {}", problem.message);
+                    let mut text = format!("kmatrix: error: {}\n", problem.message);
                     if !problem.console_tail.is_empty() {
-                        eprintln!("kmatrix: {}: last console lines:", kernel.spec);
+                        text.push_str(&format!("kmatrix: {}: last console lines:\n", kernel.spec));
                         for line in &problem.console_tail {
-                            eprintln!("    {line}");
+                            text.push_str(&format!("    {line}\n"));
                         }
                     }
+                    self.board.print_above(true, text.as_bytes());
                 }
             }
         }
