@@ -55,6 +55,7 @@ pub struct PrepareContext {
     archive: std::sync::OnceLock<Archive>,
     lock: Option<(PathBuf, Mutex<LockFile>)>,
     offline: bool,
+    keyring: Option<PathBuf>,
 }
 
 const META_FILE: &str = "kernel.meta";
@@ -68,6 +69,7 @@ impl PrepareContext {
             archive: std::sync::OnceLock::new(),
             lock: None,
             offline: false,
+            keyring: None,
         }
     }
 
@@ -76,6 +78,12 @@ impl PrepareContext {
         let lock = LockFile::load(&path)?;
         self.lock = Some((path, Mutex::new(lock)));
         Ok(self)
+    }
+
+    /// Verifies the archive's InRelease files against this keyring instead of the system's.
+    pub fn with_keyring(mut self, keyring: Option<PathBuf>) -> Self {
+        self.keyring = keyring;
+        self
     }
 
     /// Never touch the network: kernels come from the lock file and the cache only.
@@ -218,9 +226,13 @@ impl PrepareContext {
             Mirror::Url(url) => kmatrix_debian::Mirror::from_url(url),
         };
         // Two threads may both build one; the first stored wins and both are equivalent.
-        Ok(self
-            .archive
-            .get_or_init(|| Archive::new(mirror, self.cache_dir.clone())))
+        Ok(self.archive.get_or_init(|| {
+            let archive = Archive::new(mirror, self.cache_dir.clone());
+            match &self.keyring {
+                Some(keyring) => archive.with_keyring(keyring.clone()),
+                None => archive,
+            }
+        }))
     }
 
     /// Resolves a `debian:` spec (and downloads its package when `fetch`); `None` for local kernels.

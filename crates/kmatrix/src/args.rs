@@ -142,6 +142,10 @@ pub struct SourceArgs {
     /// Debian archive URL (default: the Debian mirror in this machine's apt sources).
     #[arg(long, env = "KMATRIX_MIRROR", value_name = "URL")]
     pub mirror: Option<String>,
+    /// OpenPGP keyring that must have signed the archive's InRelease files
+    /// [default: /usr/share/keyrings/debian-archive-keyring.gpg].
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
     #[command(flatten)]
     pub cache: CacheArgs,
 }

@@ -15,7 +15,8 @@ use crate::args::{CacheArgs, KernelArgs, PruneArgs, UpdateArgs};
 /// `kernel resolve` (and `kernel fetch` when `fetch`).
 pub fn kernel_resolve(args: KernelArgs, fetch: bool) -> Result<i32, CliError> {
     let specs = specs_or_default(&args.specs, None)?;
-    let context = PrepareContext::new(cache_dir(&args.source.cache), mirror(&args.source));
+    let context = PrepareContext::new(cache_dir(&args.source.cache), mirror(&args.source))
+        .with_keyring(args.source.keyring.clone());
     let mut worst = exit_code::SUCCESS;
     for spec in &specs {
         match context.resolve_debian(spec, fetch) {
@@ -166,6 +167,7 @@ pub fn kernel_update(args: UpdateArgs) -> Result<i32, CliError> {
     }
     let specs = specs_or_default(&specs, None)?;
     let context = PrepareContext::new(cache_dir(&args.source.cache), mirror(&args.source))
+        .with_keyring(args.source.keyring.clone())
         .with_lock(path)
         .map_err(CliError::usage)?;
     let terminal = crate::reporter::Terminal::new(false, crate::reporter::Mode::Programs);

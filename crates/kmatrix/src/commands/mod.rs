@@ -179,6 +179,7 @@ fn run_options(
             .map(|dir| dir.join(LOCK_FILE_NAME))
     });
     options.offline = vm.pin.offline;
+    options.keyring = vm.source.keyring.clone();
     options.cache_dir = cache_dir(&vm.source.cache);
     options.mirror = match (&vm.source.mirror, &config.mirror) {
         (Some(url), _) | (None, Some(url)) if !url.is_empty() => Mirror::Url(url.clone()),

@@ -672,3 +672,33 @@ fn an_interrupted_cache_entry_is_never_trusted() {
     assert!(String::from_utf8_lossy(&pruned.stderr).contains(".tmp-1-0-leftover"));
     assert!(!cache.path().join("kernels/.tmp-1-0-leftover").exists());
 }
+
+#[test]
+fn an_archive_not_signed_by_the_keyring_is_refused_with_exit_3() {
+    // The keyring of keys Debian retired: none of them signs today's InRelease files.
+    let keyring = "/usr/share/keyrings/debian-archive-removed-keys.gpg";
+    let output = kmatrix()
+        .args([
+            "run",
+            "--accel",
+            "tcg",
+            "--keyring",
+            keyring,
+            "--kernel",
+            KERNEL,
+            "--",
+            "/bin/true",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("kmatrix: error:"))
+        .unwrap();
+    assert!(
+        error.contains("InRelease has no valid signature by a key in") && error.contains(keyring),
+        "{error}"
+    );
+}
