@@ -12,7 +12,8 @@ pub const MARKER: &str = "kmatrix-bench-init: reached init";
 /// What the trivial init adds to [`MARKER`] when a module tree was unpacked.
 pub const MODULES_PRESENT: &str = "modules=yes";
 
-/// Compiles `guest/bench_init.rs` into a static host-architecture executable in `work_dir`.
+/// Compiles `guest/bench_init.rs` into a static, stripped host-architecture executable in
+/// `work_dir`.
 pub fn build(workspace: &Path, work_dir: &Path) -> anyhow::Result<PathBuf> {
     let source = workspace.join("xtask/guest/bench_init.rs");
     let out = work_dir.join("bench-init");
@@ -34,6 +35,9 @@ pub fn build(workspace: &Path, work_dir: &Path) -> anyhow::Result<PathBuf> {
             "opt-level=s",
             "-C",
             "panic=abort",
+            // Without this the binary carries the standard library's debug information (~5 MiB).
+            "-C",
+            "strip=symbols",
             "-o",
         ])
         .arg(&out)

@@ -94,6 +94,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<bool> {
         expect_modules: true,
     };
     let pipeline_size = Cell::new(0u64);
+    let pipeline_builds = RefCell::new(Vec::new());
     let mut single = vec![
         Case::new(
             "kmatrix",
@@ -120,6 +121,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<bool> {
                     &pipeline_path,
                 )?;
                 pipeline_size.set(size);
+                pipeline_builds.borrow_mut().push(started.elapsed());
                 pipeline.run()?;
                 Ok(Sample::wall(started.elapsed()))
             }),
@@ -145,9 +147,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<bool> {
     eprintln!("xtask: single-kernel cases on {release}");
     run_round_robin(&mut single, args.runs);
     if let Some(case) = single.iter_mut().find(|c| c.key == "pipeline") {
+        // The warm-up's build is not a sample.
+        let builds = pipeline_builds.borrow().iter().skip(1).copied().collect();
         case.note = format!(
-            "build + boot; archive {} (modules decompressed)",
-            mib(pipeline_size.get())
+            "archive build + boot; archive {} (modules decompressed), built in {} (median)",
+            mib(pipeline_size.get()),
+            measure::median(builds).map_or_else(|| "?".into(), report::secs)
         );
     }
     if let Some(case) = single.iter_mut().find(|c| c.key == "kmatrix") {

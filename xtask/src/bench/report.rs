@@ -143,7 +143,7 @@ fn row(case: &Case<'_>) -> String {
 }
 
 /// `d` in seconds, two decimals.
-fn secs(d: Duration) -> String {
+pub fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 

@@ -7,6 +7,9 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod cache;
+mod config;
+mod fanout;
 mod harness;
 mod run;
 mod test;

@@ -1,0 +1,55 @@
+//! `kmatrix.toml`.
+
+use crate::harness::{KERNEL, finish, kmatrix};
+
+#[test]
+fn the_config_file_sets_matrix_environment_modules_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data.txt"), "from the host\n").unwrap();
+    std::fs::write(
+        dir.path().join("kmatrix.toml"),
+        format!(
+            "kernels = [\"{KERNEL}\"]\naccel = \"tcg\"\nmodules = [\"af_key\"]\n\
+             files = [{{ from = \"data.txt\", to = \"/data/x.txt\" }}]\n\n[env]\nKMX_FROM_CONFIG = \"yes\"\n"
+        ),
+    )
+    .unwrap();
+    let json = dir.path().join("report.json");
+    // Only shell builtins: the guest has the shell and its libraries, not coreutils.
+    let script = "echo env=$KMX_FROM_CONFIG; read line < /data/x.txt; echo file=$line; \
+                  while read name rest; do [ \"$name\" = af_key ] && echo module=loaded; done < /proc/modules; true";
+    let output = kmatrix()
+        .current_dir(dir.path())
+        .args(["run", "--json"])
+        .arg(&json)
+        .args(["--", "/bin/sh", "-c", script])
+        .output()
+        .unwrap();
+    let done = finish(output, &json);
+    assert_eq!(done.code, Some(0), "{done:?}");
+    assert_eq!(done.kernel()["spec"], KERNEL);
+    for line in ["env=yes", "file=from the host", "module=loaded"] {
+        assert!(
+            done.stdout.contains(&format!("[{KERNEL}] {line}\n")),
+            "{line}: {done:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_key_in_the_config_file_is_a_usage_error_naming_key_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kmatrix.toml");
+    std::fs::write(&config, "kernel = [\"debian:6.1\"]\n").unwrap();
+    let output = kmatrix()
+        .current_dir(dir.path())
+        .args(["run", "--", "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("kernel") && stderr.contains(config.to_str().unwrap()),
+        "{stderr}"
+    );
+}
