@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use super::measure::Sample;
+use super::qemu;
 
 /// The kmatrix binary and the cache it works in.
 #[derive(Debug, Clone)]
@@ -22,7 +23,7 @@ pub struct Kmatrix {
 /// One `kmatrix run` that passed.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
-    /// Its timing; `boot`/`run` are set for a single-kernel run.
+    /// Its timing; only the wall time for a matrix run.
     pub sample: Sample,
     /// The release of each kernel, in matrix order.
     pub releases: Vec<String>,
@@ -74,14 +75,25 @@ impl Kmatrix {
             }
             releases.push(result["release"].as_str().unwrap_or_default().to_owned());
         }
-        let millis = |key: &str| match results.as_slice() {
-            [only] => only[key].as_u64().map(Duration::from_millis),
+        let only = match results.as_slice() {
+            [only] => Some(only),
             _ => None,
         };
+        let millis = |key: &str| {
+            only.and_then(|r| r[key].as_u64())
+                .map(Duration::from_millis)
+        };
+        // The console log ends with the kernel's "reboot: Power down" line.
+        let guest_off = only
+            .and_then(|r| r["console_log"].as_str())
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .and_then(|log| log.lines().find_map(qemu::power_off_uptime));
         Ok(RunOutcome {
             sample: Sample {
                 wall,
-                boot: millis("boot_ms"),
+                to_init: millis("boot_ms"),
+                guest_init: None,
+                guest_off,
                 run: millis("run_ms"),
             },
             releases,

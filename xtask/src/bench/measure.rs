@@ -6,17 +6,23 @@
 
 use std::time::Duration;
 
-/// One timed run: the wall time and, for kmatrix runs, kmatrix's own boot/run split.
+/// One timed run: the wall time and, where known, where it went.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sample {
     /// Wall time of the whole run, as a user would see it.
     pub wall: Duration,
-    /// kmatrix's `boot_ms` (QEMU start to the guest's Hello), when known.
-    pub boot: Option<Duration>,
+    /// Host clock from QEMU's start to init's first sign of life: the trivial init's marker
+    /// line, or kmatrix's `boot_ms` (its init's Hello, sent after mounting filesystems).
+    pub to_init: Option<Duration>,
+    /// The guest kernel's clock when the trivial init ran (it prints it).
+    pub guest_init: Option<Duration>,
+    /// The guest kernel's clock at `reboot: Power down` (the last console line).
+    pub guest_off: Option<Duration>,
     /// kmatrix's `run_ms` (Hello to Done), when known.
     pub run: Option<Duration>,
 }
 
+#[cfg(test)]
 impl Sample {
     /// A sample with only a wall time.
     pub fn wall(wall: Duration) -> Sample {

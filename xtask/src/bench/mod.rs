@@ -4,6 +4,8 @@
 //!
 //! * `kmatrix` — `kmatrix run --accel tcg --kernel K -- /bin/true` with a warm cache;
 //! * `floor` — a bare QEMU boot of the same `vmlinuz` with only the trivial init;
+//! * `floor-qboot` — the same with QEMU's minimal qboot firmware instead of SeaBIOS (an idea
+//!   for cutting the time before the kernel starts; skipped when QEMU does not ship it);
 //! * `pipeline` — the starting point: every module decompressed into one uncompressed archive
 //!   with the trivial init, rebuilt on every run (the build is inside the timing);
 //! * `uncompressed`, `zstd`, `gzip`, `xz` — kmatrix's cached kernel part, as is or compressed
@@ -86,12 +88,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<bool> {
         kernel: vmlinuz.clone(),
         initrd: init_archive_path.clone(),
         expect_modules: false,
+        firmware: None,
     };
     let pipeline_path = work_dir.join("pipeline.cpio");
     let pipeline = BareBoot {
         kernel: vmlinuz.clone(),
         initrd: pipeline_path.clone(),
         expect_modules: true,
+        firmware: None,
     };
     let pipeline_size = Cell::new(0u64);
     let pipeline_builds = RefCell::new(Vec::new());
@@ -106,7 +110,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<bool> {
             "floor",
             "floor: bare QEMU, trivial init",
             format!("initramfs {}", mib(init_archive.len() as u64)),
-            Box::new(|| floor.run().map(Sample::wall)),
+            Box::new(|| floor.run()),
         ),
         Case::new(
             "pipeline",
@@ -122,11 +126,31 @@ pub fn run(args: BenchArgs) -> anyhow::Result<bool> {
                 )?;
                 pipeline_size.set(size);
                 pipeline_builds.borrow_mut().push(started.elapsed());
-                pipeline.run()?;
-                Ok(Sample::wall(started.elapsed()))
+                let boot = pipeline.run()?;
+                Ok(Sample {
+                    wall: started.elapsed(),
+                    ..boot
+                })
             }),
         ),
     ];
+    let qboot = Path::new(qemu::QBOOT);
+    let floor_qboot = BareBoot {
+        firmware: Some(qboot.to_path_buf()),
+        ..floor.clone()
+    };
+    if qboot.is_file() {
+        // Next to the floor it is compared with.
+        single.insert(
+            2,
+            Case::new(
+                "floor-qboot",
+                "floor with qboot firmware",
+                format!("as the floor, plus `-bios {}`", qboot.display()),
+                Box::new(move || floor_qboot.run()),
+            ),
+        );
+    }
     for compression in Compression::ALL {
         let image = work_dir.join(format!("kernel-part-{}.img", compression.key()));
         eprintln!("xtask: writing {}", image.display());
@@ -136,12 +160,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<bool> {
             kernel: vmlinuz.clone(),
             initrd: image,
             expect_modules: true,
+            firmware: None,
         };
         single.push(Case::new(
             compression.key(),
             format!("kernel part {} + init", compression.key()),
             format!("{}: kernel part {}", compression.settings(), mib(size)),
-            Box::new(move || boot.run().map(Sample::wall)),
+            Box::new(move || boot.run()),
         ));
     }
     eprintln!("xtask: single-kernel cases on {release}");

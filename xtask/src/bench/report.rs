@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::measure::{Case, median, min_max};
+use super::measure::{Case, Sample, median, min_max};
 
 /// The ratios of medians the report ends with: (label, numerator key, denominator key).
 const RATIOS: &[(&str, &str, &str)] = &[
@@ -11,6 +11,7 @@ const RATIOS: &[(&str, &str, &str)] = &[
     ("starting point / floor", "pipeline", "floor"),
     ("starting point / kmatrix", "pipeline", "kmatrix"),
     ("floor + kernel part / floor", "uncompressed", "floor"),
+    ("floor with qboot / floor", "floor-qboot", "floor"),
     ("kmatrix / floor + kernel part", "kmatrix", "uncompressed"),
     ("kernel part zstd / uncompressed", "zstd", "uncompressed"),
     ("kernel part gzip / uncompressed", "gzip", "uncompressed"),
@@ -74,13 +75,23 @@ pub fn render(env: &Environment, groups: &[(&str, &[Case<'_>])]) -> String {
         "- runs: {} per case ({} per matrix case), each after one untimed warm-up run",
         env.runs, env.matrix_runs
     );
+    let _ = writeln!(
+        out,
+        "- columns: wall time (median, min, max), then medians of: the host clock from QEMU's \
+         start to init's first sign of life (the trivial init's console line; kmatrix's Hello), \
+         the guest kernel's clock when the trivial init ran, and at `reboot: Power down`"
+    );
     for (title, cases) in groups {
         if cases.is_empty() {
             continue;
         }
         let _ = writeln!(out, "\n### {title}\n");
-        let _ = writeln!(out, "| case | median | min | max | notes |");
-        let _ = writeln!(out, "|---|---:|---:|---:|---|");
+        let _ = writeln!(
+            out,
+            "| case | median | min | max | QEMU start → init | guest clock at init \
+             | guest clock at power-off | notes |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---|");
         for case in cases.iter() {
             let _ = writeln!(out, "{}", row(case));
         }
@@ -107,38 +118,42 @@ pub fn render(env: &Environment, groups: &[(&str, &[Case<'_>])]) -> String {
     out
 }
 
-/// One table row: median, min and max wall time, and the notes.
+/// One table row: median, min and max wall time, the medians of where the time went, and the
+/// notes.
 fn row(case: &Case<'_>) -> String {
     if let Some(failure) = &case.failure {
         let failure = failure.replace('|', "/");
-        return format!("| {} | failed | | | {failure} |", case.label);
+        return format!("| {} | failed | | | | | | {failure} |", case.label);
     }
     let walls = case.samples.iter().map(|s| s.wall);
     let (Some(med), Some((lo, hi))) = (case.median(), min_max(walls)) else {
-        return format!("| {} | no runs | | | {} |", case.label, case.note);
+        return format!("| {} | no runs | | | | | | {} |", case.label, case.note);
     };
-    let mut note = case.note.clone();
-    let part = |f: fn(&super::measure::Sample) -> Option<Duration>| {
+    let part = |f: fn(&Sample) -> Option<Duration>| -> Option<Duration> {
         median(case.samples.iter().filter_map(f).collect())
     };
-    if let (Some(boot), Some(run)) = (part(|s| s.boot), part(|s| s.run)) {
+    let show = |d: Option<Duration>| d.map_or_else(|| "—".to_owned(), secs);
+    let mut note = case.note.clone();
+    if let (Some(boot), Some(run)) = (part(|s| s.to_init), part(|s| s.run)) {
         let rest = med.saturating_sub(boot + run);
         let _ = write!(
             note,
-            "{}kmatrix's own split (medians): boot {} (QEMU start → init's Hello), \
-             run {}, rest {} (host side before QEMU, power-off, exit)",
+            "{}init = kmatrix's Hello (after its mounts); then run {} (Hello → Done), \
+             rest {} (host work before QEMU, power-off, exit)",
             if note.is_empty() { "" } else { "; " },
-            secs(boot),
             secs(run),
             secs(rest)
         );
     }
     format!(
-        "| {} | {} | {} | {} | {note} |",
+        "| {} | {} | {} | {} | {} | {} | {} | {note} |",
         case.label,
         secs(med),
         secs(lo),
-        secs(hi)
+        secs(hi),
+        show(part(|s| s.to_init)),
+        show(part(|s| s.guest_init)),
+        show(part(|s| s.guest_off)),
     )
 }
 
@@ -155,7 +170,7 @@ pub fn mib(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::measure::{Sample, run_round_robin};
+    use crate::bench::measure::run_round_robin;
 
     fn fixed<'a>(key: &'static str, millis: u64) -> Case<'a> {
         Case::new(
