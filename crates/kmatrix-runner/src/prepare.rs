@@ -354,6 +354,18 @@ impl PrepareContext {
                 },
             )
             .map_err(kernel_error)?;
+            // QEMU boots a raw arm64 Image, not its EFI zboot wrapper.
+            if matches!(
+                extracted.image.format,
+                kmatrix_kernel::image::ImageFormat::Arm64ZbootEfi { .. }
+            ) {
+                let wrapped = std::fs::read(&extracted.vmlinuz)
+                    .map_err(|e| io("reading", &extracted.vmlinuz, e))?;
+                let raw = kmatrix_kernel::image::unwrap_zboot(&extracted.vmlinuz, &wrapped)
+                    .map_err(kernel_error)?;
+                std::fs::write(&extracted.vmlinuz, raw)
+                    .map_err(|e| io("writing", &extracted.vmlinuz, e))?;
+            }
             let system_map = temp.join("System.map");
             let has_map = match debug {
                 Some(debug) => extract_system_map(debug, &system_map).map_err(kernel_error)?,
