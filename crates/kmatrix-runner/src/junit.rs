@@ -4,7 +4,7 @@
 use quick_junit::{NonSuccessKind, Report as JunitReport, TestCase, TestCaseStatus, TestSuite};
 
 use crate::outcome::{
-    KernelOutcome, ProgramOutcome, ProgramResult, Report, TestOutcome, TestResult,
+    KernelOutcome, ProgramOutcome, ProgramResult, Report, TestOutcome, TestResult, failure_words,
 };
 
 /// Renders `report` as JUnit XML.
@@ -63,14 +63,10 @@ fn program_case(spec: &str, program: &ProgramResult) -> TestCase {
     let status = match program.outcome {
         ProgramOutcome::Passed => TestCaseStatus::success(),
         ProgramOutcome::Skipped => TestCaseStatus::skipped(),
-        ProgramOutcome::Failed => {
-            let message = match (program.exit_code, program.signal) {
-                (Some(code), _) => format!("exit status {code}"),
-                (_, Some(signal)) => format!("killed by signal {signal}"),
-                _ => "could not be started".to_string(),
-            };
-            non_success(NonSuccessKind::Failure, &message)
-        }
+        ProgramOutcome::Failed => non_success(
+            NonSuccessKind::Failure,
+            &failure_words(program.exit_code, program.signal),
+        ),
         ProgramOutcome::Crashed => {
             non_success(NonSuccessKind::Error, "the kernel crashed while it ran")
         }
@@ -86,14 +82,10 @@ fn test_case(spec: &str, program: &str, test: &TestResult) -> TestCase {
     let status = match test.outcome {
         TestOutcome::Passed => TestCaseStatus::success(),
         TestOutcome::Ignored | TestOutcome::Skipped => TestCaseStatus::skipped(),
-        TestOutcome::Failed => {
-            let message = match (test.exit_code, test.signal) {
-                (Some(code), _) => format!("exit status {code}"),
-                (_, Some(signal)) => format!("killed by signal {signal}"),
-                _ => "could not be started".to_string(),
-            };
-            non_success(NonSuccessKind::Failure, &message)
-        }
+        TestOutcome::Failed => non_success(
+            NonSuccessKind::Failure,
+            &failure_words(test.exit_code, test.signal),
+        ),
         TestOutcome::TimedOut => non_success(NonSuccessKind::Failure, "timed out"),
         TestOutcome::Crashed => {
             non_success(NonSuccessKind::Error, "the kernel crashed while it ran")

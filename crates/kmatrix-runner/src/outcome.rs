@@ -97,6 +97,16 @@ pub struct TestResult {
     pub stderr: String,
 }
 
+/// How a process that failed ended, in words: `exit status 101`, `killed by signal 9`, or
+/// `could not be started` (the guest reported why just before).
+pub fn failure_words(exit_code: Option<i32>, signal: Option<i32>) -> String {
+    match (exit_code, signal) {
+        (Some(code), _) => format!("exit status {code}"),
+        (_, Some(signal)) => format!("killed by signal {signal}"),
+        _ => "could not be started".to_string(),
+    }
+}
+
 /// Why a kernel ended in [`KernelOutcome::Error`] (or a crash, with detail).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KernelProblem {

@@ -120,9 +120,7 @@ fn failures(report: &Report) -> String {
                 let how = match (test.outcome, test.exit_code, test.signal) {
                     (TestOutcome::TimedOut, _, _) => "timed out".to_string(),
                     (TestOutcome::Crashed, _, _) => "the kernel crashed".to_string(),
-                    (_, Some(code), _) => format!("exit status {code}"),
-                    (_, _, Some(signal)) => format!("killed by signal {signal}"),
-                    _ => "failed".to_string(),
+                    (_, code, signal) => kmatrix_runner::outcome::failure_words(code, signal),
                 };
                 let _ = writeln!(
                     out,

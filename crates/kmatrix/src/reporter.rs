@@ -244,9 +244,10 @@ impl EventSink for Terminal {
                 let how = match (result.outcome, result.exit_code, result.signal) {
                     (ProgramOutcome::Passed, _, _) => "passed".to_string(),
                     (ProgramOutcome::TimedOut, _, _) => "TIMED OUT".to_string(),
-                    (_, Some(code), _) => format!("FAILED with exit status {code}"),
-                    (_, _, Some(signal)) => format!("FAILED: killed by signal {signal}"),
-                    _ => "FAILED: could not be started".to_string(),
+                    (_, code, signal) => format!(
+                        "FAILED: {}",
+                        kmatrix_runner::outcome::failure_words(code, signal)
+                    ),
                 };
                 let text = format!("{} {how} ({} ms)", result.name, result.duration_ms);
                 // On a terminal, passing tests only move the status line; everything else is a line.

@@ -100,22 +100,23 @@ fn cached_package() -> std::path::PathBuf {
     link
 }
 
+/// `kmatrix run` of `/bin/true` on a local package with its own cache.
+fn run_true_on(package: &std::path::Path, cache: &std::path::Path) -> std::process::Command {
+    let mut command = kmatrix();
+    command
+        .env("KMATRIX_CACHE_DIR", cache)
+        .args(["run", "--accel", "tcg", "--kernel"])
+        .arg(package)
+        .args(["--", "/bin/true"]);
+    command
+}
+
 #[test]
 fn two_concurrent_runs_on_one_empty_cache_both_succeed() {
     let package = cached_package();
     let cache = tempfile::tempdir().unwrap();
     let start = || {
-        kmatrix()
-            .env("KMATRIX_CACHE_DIR", cache.path())
-            .args([
-                "run",
-                "--accel",
-                "tcg",
-                "--kernel",
-                package.to_str().unwrap(),
-                "--",
-                "/bin/true",
-            ])
+        run_true_on(&package, cache.path())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap()
@@ -146,21 +147,7 @@ fn two_concurrent_runs_on_one_empty_cache_both_succeed() {
 fn an_interrupted_cache_entry_is_never_trusted() {
     let package = cached_package();
     let cache = tempfile::tempdir().unwrap();
-    let run_once = || {
-        kmatrix()
-            .env("KMATRIX_CACHE_DIR", cache.path())
-            .args([
-                "run",
-                "--accel",
-                "tcg",
-                "--kernel",
-                package.to_str().unwrap(),
-                "--",
-                "/bin/true",
-            ])
-            .output()
-            .unwrap()
-    };
+    let run_once = || run_true_on(&package, cache.path()).output().unwrap();
     assert!(run_once().status.success());
     let entry = std::fs::read_dir(cache.path().join("kernels"))
         .unwrap()

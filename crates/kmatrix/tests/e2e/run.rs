@@ -26,9 +26,8 @@ fn failing_program_exits_1_and_names_the_kernel() {
     let done = run(&["--kernel", KERNEL, "--", "/bin/false"]);
     assert_eq!(done.code, Some(1), "{done:?}");
     assert!(
-        done.stderr.contains(&format!(
-            "kmatrix: {KERNEL}: false FAILED with exit status 1"
-        )),
+        done.stderr
+            .contains(&format!("kmatrix: {KERNEL}: false FAILED: exit status 1")),
         "{done:?}"
     );
     assert_eq!(done.kernel()["outcome"], "failed");
