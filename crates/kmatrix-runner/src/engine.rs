@@ -304,6 +304,7 @@ impl Matrix<'_> {
                 );
             }
         };
+        let firmware = profile.firmware();
         let vm = VmConfig {
             qemu,
             profile,
@@ -313,6 +314,7 @@ impl Matrix<'_> {
             memory_mib: options.memory_mib,
             cpus: options.cpus,
             channel_socket: channel_socket_path(&id.index.to_string()),
+            firmware,
         };
         let session = Session {
             kernel: id,

@@ -63,6 +63,16 @@ impl ArchProfile {
         }
     }
 
+    /// Firmware to boot with instead of QEMU's default, from `KMATRIX_QEMU_FIRMWARE` (a file,
+    /// e.g. QEMU's `qboot.rom`; `default` or unset for QEMU's own). qboot measured no faster
+    /// than SeaBIOS end to end here (docs/PERFORMANCE.md), so it is not the default.
+    pub fn firmware(&self) -> Option<PathBuf> {
+        match std::env::var_os("KMATRIX_QEMU_FIRMWARE") {
+            Some(value) if !value.is_empty() && value != "default" => Some(PathBuf::from(value)),
+            _ => None,
+        }
+    }
+
     /// Finds the emulator binary in `PATH`.
     pub fn locate(&self) -> Result<PathBuf, QemuError> {
         find_in_path(self.binary).ok_or_else(|| QemuError::NotFound {
@@ -91,6 +101,8 @@ pub struct VmConfig {
     pub cpus: u32,
     /// Unix socket the guest's report channel connects to (kmatrix listens on it).
     pub channel_socket: PathBuf,
+    /// Firmware to boot with instead of QEMU's default (see [`ArchProfile::firmware`]).
+    pub firmware: Option<PathBuf>,
 }
 
 impl VmConfig {
@@ -144,6 +156,10 @@ impl VmConfig {
         );
         push(&["-chardev", &channel, "-serial", "chardev:channel"]);
         push(&["-append", &self.kernel_cmdline()]);
+        if let Some(firmware) = &self.firmware {
+            args.push("-bios".into());
+            args.push(firmware.clone().into_os_string());
+        }
         args.push("-kernel".into());
         args.push(self.kernel.clone().into_os_string());
         args.push("-initrd".into());
@@ -183,6 +199,7 @@ mod tests {
             memory_mib: 512,
             cpus: 1,
             channel_socket: "/tmp/s.sock".into(),
+            firmware: None,
         };
         let args: Vec<String> = config
             .args()
