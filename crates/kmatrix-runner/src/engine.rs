@@ -45,6 +45,8 @@ pub struct RunOptions {
     pub lock: Option<PathBuf>,
     /// Run from the lock file and the cache only.
     pub offline: bool,
+    /// Resolve `debian:` specs in the archive even if they were resolved within the hour.
+    pub refresh: bool,
     /// OpenPGP keyring for the archive's signatures (default: the system's Debian keyring).
     pub keyring: Option<PathBuf>,
     /// Matrix position of `kernels[0]`: non-zero when this run is one shard of a larger matrix.
@@ -76,6 +78,7 @@ impl RunOptions {
             index_offset: 0,
             lock: None,
             offline: false,
+            refresh: false,
             keyring: None,
             cache_dir: crate::cache::default_cache_dir(),
             mirror: Mirror::System,
@@ -176,6 +179,7 @@ pub fn run(options: &RunOptions, sink: &dyn EventSink) -> Result<Report, RunErro
 fn prepare_context(options: &RunOptions) -> Result<PrepareContext, RunError> {
     let mut context = PrepareContext::new(options.cache_dir.clone(), options.mirror.clone())
         .offline(options.offline)
+        .refresh(options.refresh)
         .with_keyring(options.keyring.clone());
     if let Some(lock) = &options.lock {
         context = context.with_lock(lock.clone())?;

@@ -55,8 +55,12 @@ pub struct PrepareContext {
     archive: std::sync::OnceLock<Archive>,
     lock: Option<(PathBuf, Mutex<LockFile>)>,
     offline: bool,
+    refresh: bool,
     keyring: Option<PathBuf>,
 }
+
+/// How long a resolution of a `debian:` spec is reused without asking the archive again.
+pub const RESOLUTION_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 const META_FILE: &str = "kernel.meta";
 
@@ -69,6 +73,7 @@ impl PrepareContext {
             archive: std::sync::OnceLock::new(),
             lock: None,
             offline: false,
+            refresh: false,
             keyring: None,
         }
     }
@@ -83,6 +88,13 @@ impl PrepareContext {
     /// Verifies the archive's InRelease files against this keyring instead of the system's.
     pub fn with_keyring(mut self, keyring: Option<PathBuf>) -> Self {
         self.keyring = keyring;
+        self
+    }
+
+    /// Resolve unpinned specs in the archive now, even if they were resolved within the last
+    /// [`RESOLUTION_TTL`].
+    pub fn refresh(mut self, refresh: bool) -> Self {
+        self.refresh = refresh;
         self
     }
 
@@ -141,6 +153,27 @@ impl PrepareContext {
             let debs = fetch_all(archive, &resolved, id, sink).map_err(debian)?;
             return Ok((resolved, debs));
         }
+        if !self.offline
+            && !self.refresh
+            && let Some((resolved, age)) = self.recent_resolution(name, arch)
+        {
+            sink.event(Event::Resolved {
+                kernel: id.clone(),
+                package: resolved.image.package.clone(),
+                version: resolved.image.version.clone(),
+                suite: format!(
+                    "{}, resolved {} min ago",
+                    resolved.suite,
+                    age.as_secs() / 60
+                ),
+            });
+            // A package that vanished since is no reason to fail: resolve afresh below.
+            let archive = self.archive().map_err(debian)?;
+            if let Ok(debs) = fetch_all(archive, &resolved, id, sink) {
+                self.pin(name, &resolved)?;
+                return Ok((resolved, debs));
+            }
+        }
         if self.offline {
             let why = match &self.lock {
                 Some((path, _)) => format!("not pinned in {}", path.display()),
@@ -178,15 +211,70 @@ impl PrepareContext {
                 Err(err) => return Err(debian(err)),
             }
         };
+        self.remember_resolution(name, arch, &resolved);
+        self.pin(name, &resolved)?;
+        Ok((resolved, debs))
+    }
+
+    /// Records `resolved` in the lock file, when there is one.
+    fn pin(
+        &self,
+        name: &str,
+        resolved: &kmatrix_debian::ResolvedKernel,
+    ) -> Result<(), PrepareError> {
         if let Some((path, lock)) = &self.lock {
             let mut lock = lock.lock().unwrap_or_else(|p| p.into_inner());
-            lock.set(name, &resolved);
-            lock.save(path).map_err(|source| PrepareError::Lock {
-                spec: name.to_string(),
-                source,
-            })?;
+            if lock.get(name, resolved.arch).as_ref() != Some(resolved) {
+                lock.set(name, resolved);
+                lock.save(path).map_err(|source| PrepareError::Lock {
+                    spec: name.to_string(),
+                    source,
+                })?;
+            }
         }
-        Ok((resolved, debs))
+        Ok(())
+    }
+
+    /// Where the last resolution of `name` on this mirror is kept.
+    fn resolution_path(&self, name: &str, arch: Arch) -> PathBuf {
+        let identity = format!("{name}|{arch}|{:?}|{:?}", self.mirror, self.keyring);
+        self.cache_dir.join("resolved").join(format!(
+            "{}.json",
+            crate::cache::short_hash(identity.as_bytes())
+        ))
+    }
+
+    /// The resolution of `name` made less than [`RESOLUTION_TTL`] ago, and its age. Refreshing
+    /// every suite's signed index costs 0.2–0.6 s per run (docs/PERFORMANCE.md); within the
+    /// hour the answer is the same, and `--refresh` asks again at once.
+    fn recent_resolution(
+        &self,
+        name: &str,
+        arch: Arch,
+    ) -> Option<(kmatrix_debian::ResolvedKernel, std::time::Duration)> {
+        let path = self.resolution_path(name, arch);
+        let age = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()?
+            .elapsed()
+            .ok()?;
+        if age > RESOLUTION_TTL {
+            return None;
+        }
+        let resolved = LockFile::load(&path).ok()?.get(name, deb_arch(arch))?;
+        Some((resolved, age))
+    }
+
+    fn remember_resolution(
+        &self,
+        name: &str,
+        arch: Arch,
+        resolved: &kmatrix_debian::ResolvedKernel,
+    ) {
+        let mut record = LockFile::default();
+        record.set(name, resolved);
+        // Only a shortcut for the next run: failing to store it changes nothing.
+        let _ = record.save(&self.resolution_path(name, arch));
     }
 
     /// Drops `spec`'s pin and resolves it again (downloading its packages, so a pin is only

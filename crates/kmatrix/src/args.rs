@@ -217,6 +217,9 @@ pub struct PinArgs {
     /// Use only the lock file and the cache; never the network.
     #[arg(long)]
     pub offline: bool,
+    /// Ask the archive for the newest kernels now, even if a spec was resolved within the hour.
+    #[arg(long, conflicts_with = "offline")]
+    pub refresh: bool,
 }
 
 /// Reports and verbosity: shared by `run`, `test` and `local`.

@@ -179,6 +179,7 @@ fn run_options(
             .map(|dir| dir.join(LOCK_FILE_NAME))
     });
     options.offline = vm.pin.offline;
+    options.refresh = vm.pin.refresh;
     options.keyring = vm.source.keyring.clone();
     options.cache_dir = cache_dir(&vm.source.cache);
     options.mirror = match (&vm.source.mirror, &config.mirror) {

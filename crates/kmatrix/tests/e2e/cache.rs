@@ -11,6 +11,8 @@ fn second_run_uses_the_cached_package_without_downloading() {
     assert!(!second.stderr.contains("downloading"), "{second:?}");
     assert!(second.stderr.contains(": cached: "), "{second:?}");
     assert!(!second.stderr.contains("extracted in"), "{second:?}");
+    // Nor does it ask the archive again within the hour.
+    assert!(second.stderr.contains(" min ago)"), "{second:?}");
     assert!(cache_dir().join("kernels").is_dir());
 }
 
