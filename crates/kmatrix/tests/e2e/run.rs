@@ -293,3 +293,37 @@ fn arm64_kernel_boots_and_runs_a_static_arm64_program() {
         "{done:?}"
     );
 }
+
+#[test]
+fn a_directory_of_test_programs_runs_each_in_name_order_with_77_as_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("tests");
+    std::fs::create_dir(&suite).unwrap();
+    std::os::unix::fs::symlink("/bin/true", suite.join("a-passes")).unwrap();
+    std::os::unix::fs::symlink(fixture("skip-me"), suite.join("b-skips")).unwrap();
+    std::os::unix::fs::symlink("/bin/false", suite.join("c-fails")).unwrap();
+    std::fs::write(suite.join("README"), "not executable, not a test").unwrap();
+    let done = run(&[
+        "--kernel",
+        KERNEL,
+        "--program-timeout",
+        "30",
+        "--",
+        suite.to_str().unwrap(),
+    ]);
+    assert_eq!(done.code, Some(1), "{done:?}");
+    let programs: Vec<(&str, &str)> = done.kernel()["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        programs,
+        [
+            ("a-passes", "passed"),
+            ("b-skips", "skipped"),
+            ("c-fails", "failed")
+        ]
+    );
+}
