@@ -237,6 +237,17 @@ impl Matrix<'_> {
         let error = |err: PrepareError| {
             KernelResult::error(&spec.display, err.class(), crate::error::one_line(&err))
         };
+        // A debian: spec names its architecture: refuse a foreign program before downloading.
+        if let crate::spec::KernelSource::Debian { arch, .. } = &spec.source
+            && let Some(program) = programs.iter().find(|p| !p.runs_on(*arch))
+        {
+            return error(PrepareError::WrongArch {
+                spec: spec.display.clone(),
+                program: program.host_path.clone(),
+                program_arch: machine_name(program.elf.machine),
+                kernel_arch: arch.to_string(),
+            });
+        }
         let kernel = match context.prepare(id, spec, log_dir, sink) {
             Ok(kernel) => kernel,
             Err(err) => return error(err),

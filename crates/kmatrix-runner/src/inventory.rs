@@ -14,7 +14,8 @@ pub enum EntryKind {
     Kernel,
     /// A downloaded package (`debs/<sha256>.deb`).
     Package,
-    /// A Debian index file (`indexes/`).
+    /// A Debian index file (`indexes/`), a recent resolution (`resolved/`) or a KVM verdict
+    /// (`kvm-probe/`).
     Index,
     /// Console logs of one run (`logs/<run>/`).
     Logs,
@@ -44,6 +45,8 @@ pub fn list(cache_dir: &Path) -> std::io::Result<Vec<Entry>> {
         ("kernels", EntryKind::Kernel),
         ("debs", EntryKind::Package),
         ("indexes", EntryKind::Index),
+        ("resolved", EntryKind::Index),
+        ("kvm-probe", EntryKind::Index),
         ("logs", EntryKind::Logs),
     ] {
         let Ok(read) = std::fs::read_dir(cache_dir.join(dir)) else {

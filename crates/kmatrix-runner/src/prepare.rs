@@ -176,6 +176,9 @@ impl PrepareContext {
         }
         if self.offline {
             let why = match &self.lock {
+                Some((path, _)) if !path.exists() => {
+                    format!("lock file {} does not exist", path.display())
+                }
                 Some((path, _)) => format!("not pinned in {}", path.display()),
                 None => {
                     "no lock file to take it from (use --lock FILE, or run once online)".to_string()

@@ -168,6 +168,7 @@ pub fn kernel_update(args: UpdateArgs) -> Result<i32, CliError> {
     let specs = specs_or_default(&specs, None)?;
     let context = PrepareContext::new(cache_dir(&args.source.cache), mirror(&args.source))
         .with_keyring(args.source.keyring.clone())
+        .refresh(true)
         .with_lock(path)
         .map_err(CliError::usage)?;
     let terminal = crate::reporter::Terminal::new(false, crate::reporter::Mode::Programs);

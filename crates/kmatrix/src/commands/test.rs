@@ -21,6 +21,10 @@ pub fn test(args: TestArgs) -> Result<i32, CliError> {
         crate::config::merge_option(args.test_timeout, config.test_timeout).unwrap_or(60),
     )?;
     options.programs = build_programs(&args.cargo, &args.test_args, timeout)?;
+    if options.programs.is_empty() {
+        eprintln!("kmatrix: no test matches the given filters; nothing to run");
+        return Ok(kmatrix_runner::exit_code::SUCCESS);
+    }
     watch_signals()?;
     let terminal = Terminal::new(args.report.verbose, Mode::Tests);
     let report = kmatrix_runner::run(&options, &terminal)
@@ -40,6 +44,10 @@ pub fn local(args: LocalArgs) -> Result<i32, CliError> {
         None => kmatrix_runner::local::default_runner(),
     };
     let programs = build_programs(&args.cargo, &args.test_args, timeout)?;
+    if programs.is_empty() {
+        eprintln!("kmatrix: no test matches the given filters; nothing to run");
+        return Ok(kmatrix_runner::exit_code::SUCCESS);
+    }
     watch_signals()?;
     let terminal = Terminal::new(args.report.verbose, Mode::Tests);
     let report = kmatrix_runner::local::run_local(&programs, &runner, &env, &terminal)
@@ -116,6 +124,7 @@ fn build_programs(
     let cwd = std::env::current_dir()
         .map_err(|err| CliError::usage(anyhow!("current directory: {err}")))?;
     let mut programs = Vec::new();
+    let mut built_any = false;
     for profile in &profiles {
         let request = BuildRequest {
             cargo: std::env::var_os("CARGO")
@@ -126,6 +135,7 @@ fn build_programs(
             profile: profile.clone(),
         };
         let binaries = kmatrix_cargo::build_tests(&request).map_err(cargo_error)?;
+        built_any |= !binaries.is_empty();
         for binary in binaries {
             programs.extend(binary_program(
                 &binary,
@@ -136,7 +146,7 @@ fn build_programs(
             )?);
         }
     }
-    if programs.is_empty() {
+    if !built_any {
         return Err(CliError::usage(anyhow!(
             "cargo built no test binaries for this selection"
         )));
