@@ -125,7 +125,18 @@ fn run_options(
         Some((path, config)) => (Some(path), config),
         None => (None, Config::default()),
     };
-    let mut kernels = specs_or_default(&config.kernels_or(&vm.kernels), vm.modules.as_deref())?;
+    let from_config = vm.kernels.is_empty() && config.kernels.is_some();
+    let mut kernels = specs_or_default(&config.kernels_or(&vm.kernels), vm.modules.as_deref())
+        .map_err(|err| {
+            // A spec taken from the configuration file is the file's mistake: say which file.
+            match (&config_path, from_config) {
+                (Some(path), true) => CliError {
+                    code: err.code,
+                    error: err.error.context(format!("{}: kernels", path.display())),
+                },
+                _ => err,
+            }
+        })?;
     let mut index_offset = 0;
     if let Some(shard) = vm.shard {
         let range = shard.range(kernels.len());

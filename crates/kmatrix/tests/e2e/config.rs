@@ -53,3 +53,21 @@ fn an_unknown_key_in_the_config_file_is_a_usage_error_naming_key_and_file() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_bad_kernel_spec_in_the_config_file_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kmatrix.toml");
+    std::fs::write(&config, "kernels = [\"debian:banana\"]\n").unwrap();
+    let output = kmatrix()
+        .current_dir(dir.path())
+        .args(["run", "--", "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(config.to_str().unwrap()) && stderr.contains("debian:banana"),
+        "{stderr}"
+    );
+}
