@@ -36,38 +36,41 @@ fn the_config_file_sets_matrix_environment_modules_and_files() {
     }
 }
 
-#[test]
-fn an_unknown_key_in_the_config_file_is_a_usage_error_naming_key_and_file() {
+/// `kmatrix run -- /bin/true` in a directory whose `kmatrix.toml` is `text`: exit status,
+/// stderr and the file's path.
+fn run_with_config(text: &str) -> (Option<i32>, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("kmatrix.toml");
-    std::fs::write(&config, "kernel = [\"debian:6.1\"]\n").unwrap();
+    std::fs::write(&config, text).unwrap();
     let output = kmatrix()
         .current_dir(dir.path())
         .args(["run", "--", "/bin/true"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (
+        output.status.code(),
+        stderr,
+        config.to_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn an_unknown_key_in_the_config_file_is_a_usage_error_naming_key_and_file() {
+    let (code, stderr, config) = run_with_config("kernel = [\"debian:6.1\"]\n");
+    assert_eq!(code, Some(2));
     assert!(
-        stderr.contains("kernel") && stderr.contains(config.to_str().unwrap()),
+        stderr.contains("kernel") && stderr.contains(&config),
         "{stderr}"
     );
 }
 
 #[test]
 fn a_bad_kernel_spec_in_the_config_file_names_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("kmatrix.toml");
-    std::fs::write(&config, "kernels = [\"debian:banana\"]\n").unwrap();
-    let output = kmatrix()
-        .current_dir(dir.path())
-        .args(["run", "--", "/bin/true"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (code, stderr, config) = run_with_config("kernels = [\"debian:banana\"]\n");
+    assert_eq!(code, Some(2));
     assert!(
-        stderr.contains(config.to_str().unwrap()) && stderr.contains("debian:banana"),
+        stderr.contains(&config) && stderr.contains("debian:banana"),
         "{stderr}"
     );
 }
